@@ -1,0 +1,76 @@
+//! Test helpers: snapshots from inline YAML and one-call check runs.
+
+use jiff::Timestamp;
+
+use super::{Ctx, Finding, Outcome, ScopeFilter, catalog};
+use crate::snapshot::{ClusterSnapshot, Objects, manifests};
+
+/// The fixed evaluation time of check tests.
+pub fn now() -> Timestamp {
+    "2026-06-15T12:00:00Z".parse().expect("valid time")
+}
+
+/// A snapshot from multi-document YAML (same parsing as `audit --manifests`).
+pub fn snapshot(yaml: &str) -> ClusterSnapshot {
+    let docs = manifests::parse_documents(std::path::Path::new("inline.yaml"), yaml)
+        .expect("fixture parses");
+    let mut objects = Objects::default();
+    let mut ignored = Default::default();
+    for doc in docs {
+        let api_version = doc["apiVersion"].as_str().expect("apiVersion").to_string();
+        let kind = doc["kind"].as_str().expect("kind").to_string();
+        manifests::add_object(&mut objects, &mut ignored, &api_version, &kind, doc)
+            .expect("fixture object is valid");
+    }
+    ClusterSnapshot::new(objects)
+}
+
+/// Runs a catalog check with parameters (YAML or JSON text; "" for defaults) over all
+/// namespaces.
+pub fn run(check: &str, params: &str, yaml: &str) -> Outcome {
+    run_scoped(check, params, yaml, &ScopeFilter::all())
+}
+
+/// Runs a catalog check with a scope.
+pub fn run_scoped(check: &str, params: &str, yaml: &str, scope: &ScopeFilter) -> Outcome {
+    let snap = snapshot(yaml);
+    let params: Option<serde_json::Value> = if params.trim().is_empty() {
+        None
+    } else {
+        Some(serde_saphyr::from_str(params).expect("params parse"))
+    };
+    let ctx = Ctx {
+        snapshot: &snap,
+        scope,
+        now: now(),
+    };
+    catalog()
+        .get(check)
+        .unwrap_or_else(|| panic!("unknown check {check}"))
+        .run(&ctx, params.as_ref())
+        .expect("params valid")
+}
+
+/// The findings of an evaluated outcome, as `Kind/ns/name` strings (panics when not
+/// applicable).
+pub fn failing(outcome: &Outcome) -> Vec<String> {
+    match outcome {
+        Outcome::Evaluated { findings, .. } => findings
+            .iter()
+            .map(|f: &Finding| f.resource.to_string())
+            .collect(),
+        Outcome::NotApplicable { reason } => {
+            panic!("expected an evaluated outcome, got NotApplicable: {reason}")
+        }
+    }
+}
+
+/// The number of resources examined (panics when not applicable).
+pub fn checked(outcome: &Outcome) -> usize {
+    match outcome {
+        Outcome::Evaluated { checked, .. } => *checked,
+        Outcome::NotApplicable { reason } => {
+            panic!("expected an evaluated outcome, got NotApplicable: {reason}")
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! `Soc2Control`: one SOC 2 control as the organization states it.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+
+use super::common::{Condition, preserve_unknown_object};
+
+/// A SOC 2 control: what the organization commits to, which catalog checks evidence it, where
+/// they apply, and the approved exceptions and attestations.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "soc2.evidence.dev",
+    version = "v1alpha1",
+    kind = "Soc2Control",
+    plural = "soc2controls",
+    singular = "soc2control",
+    shortname = "soc2ctl",
+    shortname = "sctl",
+    category = "soc2",
+    status = "Soc2ControlStatus",
+    doc = "A SOC 2 control, the catalog checks that evidence it, and its exceptions.",
+    printcolumn(name = "Control", type_ = "string", json_path = ".spec.controlId"),
+    printcolumn(name = "Criteria", type_ = "string", json_path = ".spec.criteria"),
+    printcolumn(name = "Compliant", type_ = "boolean", json_path = ".status.compliant"),
+    printcolumn(name = "Failing", type_ = "integer", json_path = ".status.failing"),
+    printcolumn(
+        name = "Enforcement",
+        type_ = "string",
+        json_path = ".spec.enforcement",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.exceptions) || self.exceptions.all(e, !has(e.check) || self.checks.exists(c, c.check == e.check))").message("spec.exceptions[].check must name a check listed in spec.checks"))]
+#[x_kube(validation = Rule::new("!has(self.attestations) || self.attestations.all(a, self.checks.exists(c, c.check == a.check))").message("spec.attestations[].check must name a check listed in spec.checks"))]
+pub struct Soc2ControlSpec {
+    /// The control identifier as the organization states it, usually the Trust Services
+    /// Criterion it implements, e.g. `CC6.1` or `A1.2`.
+    #[schemars(length(min = 1, max = 64))]
+    pub control_id: String,
+    /// The Trust Services Category the control belongs to.
+    pub criteria: Criteria,
+    /// Short title an auditor recognizes, e.g. "Logical access is restricted".
+    #[schemars(length(min = 1, max = 256))]
+    pub title: String,
+    /// What the control commits to, in the organization's words.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Person or team accountable for the control.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Catalog checks that evidence the control. All must pass for the control to be compliant.
+    #[schemars(length(min = 1, max = 64))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["check"]))]
+    pub checks: Vec<CheckRef>,
+    /// Where the checks apply. Empty means every namespace.
+    #[serde(default)]
+    pub scope: Scope,
+    /// `Audit` only reports; `Enforce` also remediates what is safe and installs admission
+    /// policies that refuse new violations.
+    #[serde(default)]
+    pub enforcement: Enforcement,
+    /// Approved exceptions: findings on these resources do not count against the control until
+    /// the exception expires.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
+    pub exceptions: Vec<Exception>,
+    /// Facts the Kubernetes API cannot show (e.g. managed etcd encryption), attested by a person
+    /// with a link to the evidence. An attestation satisfies the named check until it expires.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub attestations: Vec<Attestation>,
+}
+
+/// Trust Services Categories of SOC 2.
+#[derive(
+    Serialize,
+    Deserialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    schemars::JsonSchema,
+)]
+pub enum Criteria {
+    /// Common Criteria CC1–CC9 (mandatory).
+    Security,
+    /// A1.
+    Availability,
+    /// PI1.
+    ProcessingIntegrity,
+    /// C1.
+    Confidentiality,
+    /// P1–P8.
+    Privacy,
+}
+
+impl Criteria {
+    /// The name used in the spec and in metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Criteria::Security => "Security",
+            Criteria::Availability => "Availability",
+            Criteria::ProcessingIntegrity => "ProcessingIntegrity",
+            Criteria::Confidentiality => "Confidentiality",
+            Criteria::Privacy => "Privacy",
+        }
+    }
+}
+
+/// A reference to a catalog check with its parameters.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckRef {
+    /// Catalog id, e.g. `network.default-deny`. `soc2-operator checks` lists them.
+    #[schemars(
+        length(min = 1, max = 128),
+        regex(pattern = r"^[a-z0-9]+(\.[a-z0-9-]+)+$")
+    )]
+    pub check: String,
+    /// Parameters of the check; each check documents its own (unknown keys are refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "preserve_unknown_object")]
+    pub params: Option<serde_json::Value>,
+}
+
+/// Which namespaces a control applies to. Cluster-scoped resources are always in scope.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Scope {
+    /// Only namespaces whose labels match. Unset means all namespaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+    /// Namespaces never in scope, e.g. `kube-system`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_namespaces: Vec<String>,
+}
+
+/// Whether the operator only reports or also acts.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub enum Enforcement {
+    /// Report only (default).
+    #[default]
+    Audit,
+    /// Report, remediate what is safe to create, and refuse new violations at admission.
+    Enforce,
+}
+
+/// An approved exception to a control.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Exception {
+    /// The check the exception applies to. Unset means every check of the control.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    /// The resources excepted. A field left unset matches anything; `name` may end in `*`.
+    #[schemars(length(min = 1, max = 128))]
+    pub resources: Vec<ExceptionResource>,
+    /// Why the exception is acceptable (the compensating control).
+    #[schemars(length(min = 1, max = 2048))]
+    pub reason: String,
+    /// Who approved it.
+    #[schemars(length(min = 1, max = 256))]
+    pub approved_by: String,
+    /// When it stops applying: RFC 3339 timestamp or `YYYY-MM-DD` (end of that day, UTC).
+    #[schemars(regex(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))?$"
+    ))]
+    pub expires: String,
+    /// Optional ticket or document recording the approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+}
+
+/// A resource pattern in an exception.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.kind) || has(self.namespace) || has(self.name)").message("an exception resource must set at least one of kind, namespace, name"))]
+pub struct ExceptionResource {
+    /// Kind, e.g. `ClusterRoleBinding`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Namespace; unset matches any (and cluster-scoped resources).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Name, or a prefix ending in `*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A person's statement of a fact the API cannot show.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Attestation {
+    /// The check this attestation satisfies, e.g. `encryption.secrets-at-rest`.
+    #[schemars(length(min = 1, max = 128))]
+    pub check: String,
+    /// What is attested, e.g. "EKS encrypts etcd with a KMS key (alias/eks-prod)".
+    #[schemars(length(min = 1, max = 4096))]
+    pub statement: String,
+    /// Link to, or description of, the supporting evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    /// Who attests it.
+    #[schemars(length(min = 1, max = 256))]
+    pub attested_by: String,
+    /// When the attestation must be renewed: RFC 3339 timestamp or `YYYY-MM-DD`.
+    #[schemars(regex(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))?$"
+    ))]
+    pub expires: String,
+}
+
+/// Observed state of a control, written by the operator.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Soc2ControlStatus {
+    /// `Ready` (the spec is valid and was evaluated) and `Compliant`.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// Whether every check passed (exceptions and attestations applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compliant: Option<bool>,
+    /// Overall result: `Compliant`, `NonCompliant`, `NotApplicable` or `Error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// When the control was last evaluated (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_evaluated: Option<String>,
+    /// The generation the status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Resources examined by all checks.
+    #[serde(default)]
+    pub resources_checked: u64,
+    /// Findings not covered by an exception.
+    #[serde(default)]
+    pub failing: u64,
+    /// Findings covered by an active exception.
+    #[serde(default)]
+    pub excepted: u64,
+    /// The first findings (at most 50); the full list is in the evidence snapshots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<FindingStatus>,
+    /// True when `findings` was cut to the bound.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub findings_truncated: bool,
+    /// Result of each check.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckStatus>,
+    /// Enforcement state, e.g. which remediations and admission policies are in place.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub enforcement: BTreeMap<String, String>,
+}
+
+/// One finding in status.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingStatus {
+    /// Check id.
+    pub check: String,
+    /// `Kind/namespace/name` or `Kind/name`.
+    pub resource: String,
+    /// What is wrong and what to change.
+    pub message: String,
+}
+
+/// Result of one check in status.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckStatus {
+    /// Check id.
+    pub check: String,
+    /// `Compliant`, `NonCompliant`, `NotApplicable`, `Attested` or `Error`.
+    pub result: String,
+    /// Why, when not simply compliant.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+    /// Resources examined.
+    #[serde(default)]
+    pub resources_checked: u64,
+    /// Findings not excepted.
+    #[serde(default)]
+    pub failing: u64,
+    /// Findings excepted.
+    #[serde(default)]
+    pub excepted: u64,
+}

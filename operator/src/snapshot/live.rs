@@ -1,0 +1,146 @@
+//! Builds a snapshot from a live cluster by listing each kind once (paged). Secrets are never
+//! listed. Optional APIs are discovered, not assumed.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::{
+    admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding},
+    apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet},
+    batch::v1::{CronJob, Job},
+    core::v1::{
+        ConfigMap, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
+        ServiceAccount,
+    },
+    networking::v1::{Ingress, NetworkPolicy},
+    policy::v1::PodDisruptionBudget,
+    rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding},
+    storage::v1::StorageClass,
+};
+use kube::{
+    Api, Client,
+    api::ListParams,
+    core::{ApiResource, DynamicObject, GroupVersionKind},
+};
+use serde::de::DeserializeOwned;
+
+use super::{Objects, VELERO_GROUP, VELERO_KINDS, trim_metadata};
+use crate::Result;
+
+/// Which optional APIs the cluster serves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OptionalApis {
+    /// `velero.io/v1` with backups, schedules and restores.
+    pub velero: bool,
+    /// `admissionregistration.k8s.io/v1` ValidatingAdmissionPolicy (Kubernetes 1.30+).
+    pub admission_policies: bool,
+}
+
+/// Asks the API server which optional APIs it serves.
+pub async fn discover(client: &Client) -> Result<OptionalApis> {
+    let velero = match client.list_api_group_resources("velero.io/v1").await {
+        Ok(list) => VELERO_KINDS
+            .iter()
+            .all(|(_, plural)| list.resources.iter().any(|r| r.name == *plural)),
+        Err(kube::Error::Api(e)) if e.code == 404 => false,
+        Err(e) => return Err(e.into()),
+    };
+    let admission_policies = match client
+        .list_api_group_resources("admissionregistration.k8s.io/v1")
+        .await
+    {
+        Ok(list) => list
+            .resources
+            .iter()
+            .any(|r| r.name == "validatingadmissionpolicies"),
+        Err(kube::Error::Api(e)) if e.code == 404 => false,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(OptionalApis {
+        velero,
+        admission_policies,
+    })
+}
+
+/// The `ApiResource` of a Velero kind.
+pub fn velero_resource(kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(VELERO_GROUP, "v1", kind), plural)
+}
+
+const PAGE: u32 = 500;
+
+async fn list_all<K>(api: Api<K>) -> Result<Vec<Arc<K>>>
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
+    K: kube::ResourceExt,
+{
+    let mut out = Vec::new();
+    let mut params = ListParams::default().limit(PAGE);
+    loop {
+        let page = api.list(&params).await?;
+        for mut item in page.items {
+            trim_metadata(item.meta_mut());
+            out.push(Arc::new(item));
+        }
+        match page.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Lists every kind the checks read. Secrets are not among them.
+pub async fn load(client: &Client) -> Result<Objects> {
+    let apis = discover(client).await?;
+    let mut objects = Objects::default();
+    macro_rules! list_kinds {
+        ($($field:ident: $ty:ty,)*) => {
+            $( objects.$field = list_all(Api::<$ty>::all(client.clone())).await?; )*
+        };
+    }
+    crate::for_each_core_kind!(list_kinds);
+    if apis.admission_policies {
+        objects.admission_policies =
+            Some(list_all(Api::<ValidatingAdmissionPolicy>::all(client.clone())).await?);
+        objects.admission_policy_bindings =
+            Some(list_all(Api::<ValidatingAdmissionPolicyBinding>::all(client.clone())).await?);
+    }
+    if apis.velero {
+        for (kind, plural) in VELERO_KINDS {
+            let ar = velero_resource(kind, plural);
+            let list = list_all(Api::<DynamicObject>::all_with(client.clone(), &ar)).await?;
+            match kind {
+                "Backup" => objects.velero_backups = Some(list),
+                "Schedule" => objects.velero_schedules = Some(list),
+                _ => objects.velero_restores = Some(list),
+            }
+        }
+    }
+    Ok(objects)
+}
+
+#[allow(dead_code)]
+type _KindsUsed = (
+    Namespace,
+    Node,
+    Pod,
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+    ReplicaSet,
+    Job,
+    CronJob,
+    Service,
+    Ingress,
+    NetworkPolicy,
+    ClusterRole,
+    ClusterRoleBinding,
+    Role,
+    RoleBinding,
+    ServiceAccount,
+    ConfigMap,
+    StorageClass,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    PodDisruptionBudget,
+);
