@@ -47,4 +47,5 @@ pub mod checks;
 pub mod cli;
 pub mod engine;
 pub mod snapshot;
+pub mod synth;
 pub mod telemetry;
