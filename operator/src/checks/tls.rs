@@ -22,21 +22,13 @@ struct IngressTls;
 const CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
 
 /// Parameters of `tls.ingress`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct IngressTlsParams {
     /// Ingresses of these classes (`spec.ingressClassName`, or the legacy
     /// `kubernetes.io/ingress.class` annotation) are skipped, e.g. internal-only controllers.
     /// Default: none.
     pub ignore_ingress_classes: Vec<String>,
-}
-
-impl Default for IngressTlsParams {
-    fn default() -> Self {
-        Self {
-            ignore_ingress_classes: Vec::new(),
-        }
-    }
 }
 
 /// Whether a TLS host entry covers a rule host. Names compare case-insensitively; a wildcard

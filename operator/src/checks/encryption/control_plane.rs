@@ -103,8 +103,9 @@ fn unquote(v: &str) -> &str {
     v
 }
 
-/// Parses `--flag=value`, `--flag value` and bare `--flag` (value "") forms; the last
-/// occurrence of a flag wins, as in the API server's flag library.
+/// Parses `--flag=value`, `--flag value` and bare `--flag` (value "") forms; `-` is a value
+/// (stdout, as in `--audit-log-path -`). The last occurrence of a flag wins, as in the API
+/// server's flag library.
 pub(crate) fn parse_flags<'w>(
     words: impl IntoIterator<Item = &'w str>,
 ) -> BTreeMap<String, String> {
@@ -116,7 +117,7 @@ pub(crate) fn parse_flags<'w>(
         };
         let (name, value) = match flag.split_once('=') {
             Some((name, value)) => (name, value),
-            None => match words.next_if(|next| !next.starts_with('-')) {
+            None => match words.next_if(|next| *next == "-" || !next.starts_with('-')) {
                 Some(value) => (flag, value),
                 None => (flag, ""),
             },
@@ -176,6 +177,8 @@ mod tests {
             "/etc/kubernetes/enc.yaml",
             "--allow-privileged",
             "--audit-log-path=",
+            "--audit-webhook-config-file",
+            "-",
             "--v=2",
             "--v",
             "4",
@@ -189,6 +192,7 @@ mod tests {
         );
         assert_eq!(flags["allow-privileged"], "");
         assert_eq!(flags["audit-log-path"], "");
+        assert_eq!(flags["audit-webhook-config-file"], "-");
         assert_eq!(flags["v"], "4");
         assert_eq!(flags["profiling"], "");
     }

@@ -12,20 +12,12 @@ use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severi
 pub(super) struct DefaultDeny;
 
 /// Parameters of `network.default-deny`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct DefaultDenyParams {
     /// Namespaces not examined, on top of the control's scope. Default: none (the control's
     /// `scope.excludedNamespaces` usually excludes `kube-system`).
     pub ignore_namespaces: Vec<String>,
-}
-
-impl Default for DefaultDenyParams {
-    fn default() -> Self {
-        Self {
-            ignore_namespaces: Vec::new(),
-        }
-    }
 }
 
 /// Source ranges that stand for "any address".

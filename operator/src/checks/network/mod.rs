@@ -74,4 +74,86 @@ mod tests {
             assert!(super::super::catalog().get(id).is_some(), "{id}");
         }
     }
+
+    /// 100k pods in 1,000 namespaces plus policies, Services, Ingresses and volumes: every
+    /// check of this worktree's domains must stay linear. Run with `--ignored` (and
+    /// `--release` for real numbers); it prints the time per check.
+    #[test]
+    #[ignore = "large; run explicitly"]
+    fn large_snapshot_stays_linear() {
+        use std::sync::Arc;
+
+        use serde_json::json;
+
+        use crate::checks::{Ctx, ScopeFilter, catalog};
+        use crate::snapshot::{ClusterSnapshot, Objects};
+
+        fn obj<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Arc<T> {
+            Arc::new(serde_json::from_value(v).expect("valid object"))
+        }
+        let mut o = Objects::default();
+        for n in 0..1_000 {
+            let ns = format!("ns-{n}");
+            o.namespaces.push(obj(json!({"metadata": {"name": ns}})));
+            o.network_policies
+                .push(obj(json!({"metadata": {"name": "deny", "namespace": ns},
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}})));
+            for p in 0..2 {
+                o.network_policies.push(obj(json!({"metadata": {"name": format!("np-{p}"), "namespace": ns},
+                    "spec": {"podSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": [format!("app-{p}")]}]}}})));
+            }
+            for p in 0..100 {
+                o.pods.push(obj(json!({"metadata": {"name": format!("pod-{p}"), "namespace": ns, "labels": {"app": format!("app-{}", p % 7)}},
+                    "spec": {"containers": [{"name": "c", "image": "i"}]}, "status": {"phase": "Running"}})));
+            }
+            for s in 0..10 {
+                o.services.push(obj(
+                    json!({"metadata": {"name": format!("svc-{s}"), "namespace": ns},
+                    "spec": {"type": if s == 0 { "LoadBalancer" } else { "ClusterIP" }}}),
+                ));
+            }
+            for i in 0..5 {
+                o.ingresses.push(obj(json!({"metadata": {"name": format!("ing-{i}"), "namespace": ns},
+                    "spec": {"tls": [{"hosts": [format!("*.{ns}.example.com")]}],
+                             "rules": [{"host": format!("h{i}.{ns}.example.com")}, {"host": format!("x.h{i}.{ns}.example.com")}]}})));
+            }
+            for v in 0..5 {
+                o.persistent_volumes.push(obj(json!({"metadata": {"name": format!("pv-{n}-{v}")},
+                    "spec": {"storageClassName": "gp3", "claimRef": {"namespace": ns, "name": format!("d{v}")}}})));
+            }
+        }
+        o.storage_classes.push(obj(json!({"metadata": {"name": "gp3"}, "provisioner": "ebs.csi.aws.com", "parameters": {"encrypted": "true"}})));
+        let snapshot = ClusterSnapshot::new(o);
+        assert!(snapshot.len() > 100_000);
+        let scope = ScopeFilter::all().excluding(["ns-0"]);
+        let ctx = Ctx {
+            snapshot: &snapshot,
+            scope: &scope,
+            now: crate::checks::testing::now(),
+        };
+        for id in [
+            "network.default-deny",
+            "network.pods-isolated",
+            "network.restricted-exposure",
+            "tls.ingress",
+            "encryption.secrets-at-rest",
+            "encryption.volumes",
+            "logging.audit-log",
+        ] {
+            let started = std::time::Instant::now();
+            let out = catalog()
+                .get(id)
+                .expect("registered")
+                .run(&ctx, None)
+                .expect("runs");
+            let crate::checks::Outcome::Evaluated { checked, findings } = out else {
+                panic!("{id} not applicable")
+            };
+            println!(
+                "{id}: {checked} checked, {} findings, {:?}",
+                findings.len(),
+                started.elapsed()
+            );
+        }
+    }
 }

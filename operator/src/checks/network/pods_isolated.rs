@@ -15,19 +15,11 @@ use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severi
 pub(super) struct PodsIsolated;
 
 /// Parameters of `network.pods-isolated`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct PodsIsolatedParams {
     /// Pods carrying any of these label key/value pairs are skipped. Default: none.
     pub ignore_labels: BTreeMap<String, String>,
-}
-
-impl Default for PodsIsolatedParams {
-    fn default() -> Self {
-        Self {
-            ignore_labels: BTreeMap::new(),
-        }
-    }
 }
 
 static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
