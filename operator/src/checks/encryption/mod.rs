@@ -1,7 +1,7 @@
 //! Checks of the `encryption` domain: Secrets encrypted at rest by the API server, and volumes
 //! provisioned on encrypting storage.
 //!
-//! This module owns [`control_plane`], the kube-apiserver pod discovery and flag parsing that
+//! This module owns `control_plane`, the kube-apiserver pod discovery and flag parsing that
 //! `logging.audit-log` shares. It cannot see the encryption configuration file itself, nor a
 //! managed control plane: those need an attestation.
 

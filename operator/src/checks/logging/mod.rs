@@ -2,7 +2,7 @@
 //! server audit logging, and detection/monitoring agents running on every node.
 //!
 //! The kube-apiserver discovery and flag parsing live in
-//! [`control_plane`](super::encryption::control_plane). This module does not read audit logs
+//! `encryption::control_plane`. This module does not read audit logs
 //! or agent output; it shows that they are configured and running.
 
 mod agents;
