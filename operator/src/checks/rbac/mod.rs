@@ -21,6 +21,13 @@ use super::Catalog;
 use crate::snapshot::ClusterSnapshot;
 use resolve::{Resolver, SubjectKey, bindings};
 
+pub use anonymous::AnonymousParams;
+pub use cluster_admin::ClusterAdminParams;
+pub use default_sa::DefaultServiceAccountParams;
+pub use orphaned::OrphanedSubjectsParams;
+pub use secrets::SecretsAccessParams;
+pub use wildcards::WildcardsParams;
+
 /// Adds this domain's checks to the catalog.
 pub(super) fn register(catalog: &mut Catalog) {
     catalog.add(cluster_admin::ClusterAdmin);
@@ -350,6 +357,80 @@ subjects: [{kind: User, name: ghost}]
             "ClusterRole/monitoring-secrets"
         );
         assert!(json["subjects"][0].get("namespace").is_none());
+    }
+
+    #[test]
+    fn catalog_entries() {
+        use crate::checks::{Severity, catalog};
+        let expect = [
+            (
+                "rbac.cluster-admin",
+                &["CC6.1", "CC6.2", "CC6.3"][..],
+                Severity::Critical,
+                false,
+                true,
+            ),
+            (
+                "rbac.wildcards",
+                &["CC6.3"][..],
+                Severity::High,
+                false,
+                false,
+            ),
+            (
+                "rbac.secrets-access",
+                &["CC6.1", "CC6.3", "C1.1"][..],
+                Severity::High,
+                false,
+                false,
+            ),
+            (
+                "rbac.anonymous",
+                &["CC6.1"][..],
+                Severity::Critical,
+                false,
+                false,
+            ),
+            (
+                "rbac.orphaned-subjects",
+                &["CC6.2"][..],
+                Severity::Medium,
+                false,
+                false,
+            ),
+            (
+                "rbac.default-serviceaccount",
+                &["CC6.3"][..],
+                Severity::Medium,
+                true,
+                false,
+            ),
+        ];
+        for (id, criteria, severity, remediable, admission) in expect {
+            let check = catalog()
+                .get(id)
+                .unwrap_or_else(|| panic!("{id} registered"));
+            let meta = check.meta();
+            assert_eq!(
+                (
+                    meta.id,
+                    meta.criteria,
+                    meta.severity,
+                    meta.remediable,
+                    meta.admission
+                ),
+                (id, criteria, severity, remediable, admission)
+            );
+            assert!(check.default_params().is_object(), "{id}");
+        }
+        let defaults = catalog()
+            .get("rbac.secrets-access")
+            .unwrap()
+            .default_params();
+        assert_eq!(
+            defaults["allowedSubjects"][1],
+            serde_json::json!({"kind": "ServiceAccount", "name": "*", "namespace": "kube-system"})
+        );
     }
 
     #[test]
