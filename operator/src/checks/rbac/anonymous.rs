@@ -15,15 +15,20 @@ pub(super) struct Anonymous;
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct AnonymousParams {
     /// Bindings allowed to name anonymous subjects: a ClusterRoleBinding by name, a
-    /// RoleBinding as `namespace/name`. Default: `["system:public-info-viewer"]` (the
-    /// Kubernetes default that exposes `/version`, `/healthz`, `/livez` and `/readyz`).
+    /// RoleBinding as `namespace/name`. Default: `["system:public-info-viewer",
+    /// "kube-public/kubeadm:bootstrap-signer-clusterinfo"]` (the Kubernetes default that exposes
+    /// `/version`, `/healthz`, `/livez` and `/readyz`, and kubeadm's public `cluster-info`
+    /// ConfigMap used to join nodes).
     pub allowed_bindings: Vec<String>,
 }
 
 impl Default for AnonymousParams {
     fn default() -> Self {
         Self {
-            allowed_bindings: vec!["system:public-info-viewer".to_string()],
+            allowed_bindings: vec![
+                "system:public-info-viewer".to_string(),
+                "kube-public/kubeadm:bootstrap-signer-clusterinfo".to_string(),
+            ],
         }
     }
 }
@@ -114,6 +119,12 @@ kind: ClusterRoleBinding
 metadata: {name: "system:basic-user"}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:basic-user"}
 subjects: [{kind: Group, name: "system:authenticated"}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: "kubeadm:bootstrap-signer-clusterinfo", namespace: kube-public}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: "kubeadm:bootstrap-signer-clusterinfo"}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: "system:anonymous"}]
 "#;
 
     const VIOLATIONS: &str = r#"
@@ -134,7 +145,7 @@ subjects: [{kind: Group, name: "system:unauthenticated"}]
     fn kubernetes_defaults_pass() {
         let out = run(ID, "", DEFAULTS);
         assert!(failing(&out).is_empty());
-        assert_eq!(checked(&out), 2);
+        assert_eq!(checked(&out), 3);
     }
 
     #[test]
@@ -167,14 +178,17 @@ subjects: [{kind: Group, name: "system:unauthenticated"}]
         let yaml = format!("{DEFAULTS}---\n{VIOLATIONS}");
         let out = run(
             ID,
-            "allowedBindings: ['system:public-info-viewer', kube-public/cluster-info]",
+            "allowedBindings: ['system:public-info-viewer', kube-public/cluster-info, 'kube-public/kubeadm:bootstrap-signer-clusterinfo']",
             &yaml,
         );
         assert_eq!(failing(&out), ["ClusterRoleBinding/open-metrics"]);
         let out = run(ID, "allowedBindings: []", DEFAULTS);
         assert_eq!(
             failing(&out),
-            ["ClusterRoleBinding/system:public-info-viewer"]
+            [
+                "ClusterRoleBinding/system:public-info-viewer",
+                "RoleBinding/kube-public/kubeadm:bootstrap-signer-clusterinfo"
+            ]
         );
     }
 

@@ -17,7 +17,9 @@ pub(super) struct ClusterAdmin;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct ClusterAdminParams {
-    /// Subjects that may hold full access. Default: `[{kind: Group, name: "system:masters"}]`.
+    /// Subjects that may hold full access. Default: `[{kind: Group, name: "system:masters"},
+    /// {kind: Group, name: "kubeadm:cluster-admins"}]` (the break-glass groups of Kubernetes and
+    /// of kubeadm 1.29+).
     pub allowed_subjects: Vec<SubjectPattern>,
     /// Also check Kubernetes' own bindings (named `system:*` and labelled
     /// `kubernetes.io/bootstrapping: rbac-defaults`). Default: `false`.
@@ -27,7 +29,10 @@ pub struct ClusterAdminParams {
 impl Default for ClusterAdminParams {
     fn default() -> Self {
         Self {
-            allowed_subjects: vec![SubjectPattern::new("Group", "system:masters")],
+            allowed_subjects: vec![
+                SubjectPattern::new("Group", "system:masters"),
+                SubjectPattern::new("Group", "kubeadm:cluster-admins"),
+            ],
             include_system_bindings: false,
         }
     }
