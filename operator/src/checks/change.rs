@@ -129,8 +129,10 @@ impl Check for GitopsManaged {
         let mut checked = 0;
         let mut findings = Vec::new();
         for w in ctx.snapshot.workloads() {
-            if !matches!(w.kind, "Deployment" | "StatefulSet" | "DaemonSet" | "CronJob")
-                || !ctx.in_scope(w.namespace())
+            if !matches!(
+                w.kind,
+                "Deployment" | "StatefulSet" | "DaemonSet" | "CronJob"
+            ) || !ctx.in_scope(w.namespace())
             {
                 continue;
             }
@@ -251,7 +253,14 @@ spec:
                 ("kubectl-edit", "Update", T2, ""),
                 ("kube-controller-manager", "Update", T3, "status"),
             ],
-        ) + &deployment("a", "ok", &[("kubectl-patch", "Update", T1, ""), ("helm", "Update", T2, "")]);
+        ) + &deployment(
+            "a",
+            "ok",
+            &[
+                ("kubectl-patch", "Update", T1, ""),
+                ("helm", "Update", T2, ""),
+            ],
+        );
         let o = run(ID, "", &y);
         assert_eq!(failing(&o), ["Deployment/a/api"]);
         let Outcome::Evaluated { findings, .. } = &o else {

@@ -76,7 +76,11 @@ impl Check for Resources {
                     missing.push("resources.limits.cpu".to_string());
                 }
                 if !missing.is_empty() {
-                    problems.push(format!("{} has no {}; set them", c.describe(), missing.join(", ")));
+                    problems.push(format!(
+                        "{} has no {}; set them",
+                        c.describe(),
+                        missing.join(", ")
+                    ));
                 }
             }
             if !problems.is_empty() {
@@ -158,7 +162,8 @@ spec:
 
     #[test]
     fn limit_params() {
-        let y = pod("a", "no-limit", "{requests: {cpu: 100m, memory: 64Mi}}") + &pod("a", "full", FULL);
+        let y =
+            pod("a", "no-limit", "{requests: {cpu: 100m, memory: 64Mi}}") + &pod("a", "full", FULL);
         assert!(failing(&run(ID, "requireLimits: false", &y)).is_empty());
         let o = run(ID, "requireCpuLimit: true", &y);
         assert_eq!(failing(&o), ["Pod/a/full", "Pod/a/no-limit"]);

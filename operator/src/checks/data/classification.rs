@@ -126,7 +126,11 @@ metadata: {name: scratch}
             failing(&o),
             ["Namespace/billing", "Namespace/legacy", "Namespace/scratch"]
         );
-        let o = run(ID, "allowedValues: [restricted, public, secret-ish]", NAMESPACES);
+        let o = run(
+            ID,
+            "allowedValues: [restricted, public, secret-ish]",
+            NAMESPACES,
+        );
         assert_eq!(failing(&o), ["Namespace/scratch"]);
     }
 

@@ -121,7 +121,9 @@ fn is_placeholder(value: &str) -> bool {
     if v.starts_with('<') && v.ends_with('>') {
         return true;
     }
-    if v.chars().all(|c| matches!(c, '*' | 'x' | 'X' | '.' | '-' | '#' | '_')) {
+    if v.chars()
+        .all(|c| matches!(c, '*' | 'x' | 'X' | '.' | '-' | '#' | '_'))
+    {
         return true;
     }
     const WORDS: [&str; 17] = [
@@ -231,9 +233,9 @@ impl Check for CredentialsInPlainConfig {
                 let text = std::str::from_utf8(&value.0).unwrap_or("");
                 let problem = match secret_content(text) {
                     Some(what) => Some(format!("{subject} contains {what}; {fix}")),
-                    None if pattern.is_match(key) && !value.0.is_empty() => Some(format!(
-                        "{subject} has a credential-like name; {fix}"
-                    )),
+                    None if pattern.is_match(key) && !value.0.is_empty() => {
+                        Some(format!("{subject} has a credential-like name; {fix}"))
+                    }
                     None => None,
                 };
                 problems.extend(problem);
@@ -355,15 +357,29 @@ data:
         assert_eq!(failing(&o), ["Deployment/a/api", "ConfigMap/a/settings"]);
         assert_eq!(checked(&o), 2);
         let m = messages(&o);
-        assert!(m[0].contains("container `app` env `DB_PASSWORD`"), "{}", m[0]);
         assert!(
-            m[0].contains("initContainer `migrate` env `AWS_ACCESS_KEY_ID` contains an AWS access key id"),
+            m[0].contains("container `app` env `DB_PASSWORD`"),
             "{}",
             m[0]
         );
-        assert!(!m[0].contains("LOG_LEVEL") && !m[0].contains("API_TOKEN"), "{}", m[0]);
+        assert!(
+            m[0].contains(
+                "initContainer `migrate` env `AWS_ACCESS_KEY_ID` contains an AWS access key id"
+            ),
+            "{}",
+            m[0]
+        );
+        assert!(
+            !m[0].contains("LOG_LEVEL") && !m[0].contains("API_TOKEN"),
+            "{}",
+            m[0]
+        );
         assert!(m[1].contains("key `db_password`"), "{}", m[1]);
-        assert!(m[1].contains("key `tls.key` contains a PEM private key"), "{}", m[1]);
+        assert!(
+            m[1].contains("key `tls.key` contains a PEM private key"),
+            "{}",
+            m[1]
+        );
         assert!(!m[1].contains("greeting"), "{}", m[1]);
     }
 
@@ -376,7 +392,12 @@ data:
         assert!(!findings.is_empty());
         for f in findings {
             let text = format!("{} {}", f.message, f.resource);
-            for planted in [PLANTED_PASSWORD, PLANTED_AWS, "MIIEplantedKeyMaterial", "hunter2"] {
+            for planted in [
+                PLANTED_PASSWORD,
+                PLANTED_AWS,
+                "MIIEplantedKeyMaterial",
+                "hunter2",
+            ] {
                 assert!(!text.contains(planted), "finding leaks a value: {text}");
             }
         }
@@ -396,7 +417,10 @@ data:
     #[test]
     fn ignore_config_maps_param() {
         let o = run(ID, "ignoreConfigMaps: [settings]", &fixture());
-        assert_eq!(failing(&o), ["Deployment/a/api", "ConfigMap/a/kube-root-ca.crt"]);
+        assert_eq!(
+            failing(&o),
+            ["Deployment/a/api", "ConfigMap/a/kube-root-ca.crt"]
+        );
     }
 
     #[test]
@@ -416,7 +440,19 @@ data:
 
     #[test]
     fn placeholders() {
-        for v in ["", "  ", "${X}", "$(X)", "{{ .Values.pw }}", "<redacted>", "****", "xxxx", "REDACTED", "/run/secrets/pw", "false"] {
+        for v in [
+            "",
+            "  ",
+            "${X}",
+            "$(X)",
+            "{{ .Values.pw }}",
+            "<redacted>",
+            "****",
+            "xxxx",
+            "REDACTED",
+            "/run/secrets/pw",
+            "false",
+        ] {
             assert!(is_placeholder(v), "{v:?}");
         }
         for v in ["hunter2", "changeme", "123456", "s3cr3t!"] {

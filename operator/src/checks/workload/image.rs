@@ -112,7 +112,10 @@ mod tests {
         let i = p("bitnami/redis:7.2");
         assert_eq!(i.full_name(), "docker.io/bitnami/redis");
         assert_eq!(i.tag.as_deref(), Some("7.2"));
-        assert_eq!(p("index.docker.io/nginx:1").full_name(), "docker.io/library/nginx");
+        assert_eq!(
+            p("index.docker.io/nginx:1").full_name(),
+            "docker.io/library/nginx"
+        );
     }
 
     #[test]

@@ -73,14 +73,18 @@ impl ContainerView<'_> {
 /// Every container of a pod spec: init containers first, then containers, then ephemeral
 /// containers.
 pub fn containers(spec: &PodSpec) -> impl Iterator<Item = ContainerView<'_>> {
-    let init = spec.init_containers.iter().flatten().map(|c| ContainerView {
-        kind: ContainerKind::Init,
-        name: &c.name,
-        image: c.image.as_deref(),
-        security_context: c.security_context.as_ref(),
-        env: c.env.as_deref().unwrap_or(&[]),
-        resources: c.resources.as_ref(),
-    });
+    let init = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| ContainerView {
+            kind: ContainerKind::Init,
+            name: &c.name,
+            image: c.image.as_deref(),
+            security_context: c.security_context.as_ref(),
+            env: c.env.as_deref().unwrap_or(&[]),
+            resources: c.resources.as_ref(),
+        });
     let main = spec.containers.iter().map(|c| ContainerView {
         kind: ContainerKind::Container,
         name: &c.name,

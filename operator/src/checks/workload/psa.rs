@@ -132,7 +132,11 @@ metadata: {name: none, labels: {pod-security.kubernetes.io/warn: restricted}}
 
     #[test]
     fn labelled_namespaces_pass() {
-        let good = NAMESPACES.split("---").take(2).collect::<Vec<_>>().join("---");
+        let good = NAMESPACES
+            .split("---")
+            .take(2)
+            .collect::<Vec<_>>()
+            .join("---");
         let o = run(ID, "", &good);
         assert!(failing(&o).is_empty());
         assert_eq!(checked(&o), 2);
@@ -151,7 +155,10 @@ metadata: {name: none, labels: {pod-security.kubernetes.io/warn: restricted}}
     fn params_are_validated() {
         let c = catalog().get(ID).expect("registered");
         assert!(c.validate(Some(&json!({"bogus": 1}))).is_err());
-        assert!(c.validate(Some(&json!({"allowedLevels": ["strict"]}))).is_err());
+        assert!(
+            c.validate(Some(&json!({"allowedLevels": ["strict"]})))
+                .is_err()
+        );
         assert!(c.meta().remediable);
     }
 

@@ -155,8 +155,11 @@ mod tests {
     #[test]
     fn registry_allowlist() {
         let params = "allowedRegistries: [ghcr.io/acme, registry.internal:5000]";
-        let y = pod("a", "ok", &["ghcr.io/acme/api:1", "registry.internal:5000/x:2"])
-            + &pod("a", "hub", &["nginx:1"])
+        let y = pod(
+            "a",
+            "ok",
+            &["ghcr.io/acme/api:1", "registry.internal:5000/x:2"],
+        ) + &pod("a", "hub", &["nginx:1"])
             + &pod("a", "lookalike", &["ghcr.io/acme-evil/api:1"]);
         let o = run(ID, params, &y);
         assert_eq!(failing(&o), ["Pod/a/hub", "Pod/a/lookalike"]);
