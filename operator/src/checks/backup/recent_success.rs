@@ -1,5 +1,7 @@
 //! `backup.recent-success`: a Velero backup completed recently.
 
+use std::collections::HashMap;
+
 use kube::core::DynamicObject;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -93,6 +95,30 @@ impl Check for RecentSuccess {
             };
             return Outcome::evaluated(1, findings);
         }
+        // The latest completed backup of each (namespace, schedule name), in one pass.
+        let mut by_schedule: HashMap<(&str, &str), (jiff::Timestamp, &DynamicObject)> =
+            HashMap::new();
+        for b in backups {
+            let Some(schedule) = b
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(SCHEDULE_NAME_LABEL))
+            else {
+                continue;
+            };
+            let Some(t) = completed_at(b) else {
+                continue;
+            };
+            let key = (
+                b.metadata.namespace.as_deref().unwrap_or(""),
+                schedule.as_str(),
+            );
+            let entry = by_schedule.entry(key).or_insert((t, b));
+            if t > entry.0 {
+                *entry = (t, b);
+            }
+        }
         let mut checked = 0;
         let mut findings = Vec::new();
         for s in schedules {
@@ -104,19 +130,12 @@ impl Check for RecentSuccess {
                 continue;
             }
             checked += 1;
-            let (ns, name) = (s.metadata.namespace.as_deref(), s.metadata.name.as_deref());
-            let newest = latest(backups.iter().map(AsRef::as_ref).filter(|b| {
-                b.metadata.namespace.as_deref() == ns
-                    && b.metadata
-                        .labels
-                        .as_ref()
-                        .and_then(|l| l.get(SCHEDULE_NAME_LABEL))
-                        .map(String::as_str)
-                        == name
-            }));
+            let ns = s.metadata.namespace.as_deref().unwrap_or("");
+            let name = s.metadata.name.as_deref().unwrap_or("");
+            let newest = by_schedule.get(&(ns, name)).copied();
             if !matches!(newest, Some((t, _)) if t >= since) {
                 findings.push(Finding::new(
-                    ResourceRef::new("Schedule", ns, name.unwrap_or("")),
+                    ResourceRef::new("Schedule", Some(ns), name),
                     stale_message(max_age, newest),
                 ));
             }

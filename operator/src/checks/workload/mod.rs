@@ -11,6 +11,9 @@ mod privileged;
 mod psa;
 mod trusted_images;
 
+#[cfg(test)]
+mod scale_tests;
+
 use k8s_openapi::api::core::v1::{EnvVar, PodSpec, ResourceRequirements, SecurityContext};
 
 use super::Catalog;
