@@ -149,8 +149,8 @@ mod tests {
     use serde_json::json;
 
     use super::super::test_support::{VELERO_SERVED, finished};
-    use crate::checks::testing::{checked, failing, now, run};
-    use crate::checks::{Outcome, catalog};
+    use crate::checks::testing::{checked, failing, now, run, run_scoped};
+    use crate::checks::{Outcome, ScopeFilter, catalog};
 
     const ID: &str = "backup.recent-success";
 
@@ -240,5 +240,13 @@ mod tests {
         assert!(c.validate(Some(&json!({"bogus": 1}))).is_err());
         assert!(c.validate(Some(&json!({"maxAge": "36h"}))).is_ok());
         assert_eq!(c.default_params()["maxAge"], json!("25h"));
+    }
+
+    #[test]
+    fn scope_does_not_hide_velero_objects() {
+        // Velero's own namespace being out of scope must not make backups disappear.
+        let y = backup("daily-1", "Completed", 2, "daily");
+        let scope = ScopeFilter::all().excluding(["velero"]);
+        assert!(failing(&run_scoped(ID, "", &y, &scope)).is_empty());
     }
 }

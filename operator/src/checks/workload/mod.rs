@@ -145,4 +145,30 @@ spec:
             ]
         );
     }
+
+    #[test]
+    fn defaults_round_trip_and_schemas_render() {
+        // The checks of the workload, data, availability, change and backup domains.
+        let ids = [
+            "workload.privileged",
+            "workload.pod-security-admission",
+            "workload.trusted-images",
+            "data.credentials-in-plain-config",
+            "data.classification",
+            "availability.redundancy",
+            "availability.resources",
+            "change.gitops-managed",
+            "backup.schedule-coverage",
+            "backup.recent-success",
+            "backup.restore-tested",
+        ];
+        for id in ids {
+            let c = crate::checks::catalog().get(id).expect(id);
+            let defaults = c.default_params();
+            assert!(defaults.is_object(), "{id}: {defaults}");
+            assert!(c.validate(Some(&defaults)).is_ok(), "{id}: {defaults}");
+            let schema = c.params_schema();
+            assert!(schema["properties"].is_object(), "{id}: {schema}");
+        }
+    }
 }
