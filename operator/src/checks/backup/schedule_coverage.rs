@@ -1,5 +1,7 @@
 //! `backup.schedule-coverage`: every in-scope namespace is in some active Velero Schedule.
 
+use std::collections::HashMap;
+
 use kube::core::DynamicObject;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -116,6 +118,19 @@ impl Check for ScheduleCoverage {
             .iter()
             .filter_map(|s| ActiveSchedule::from(s))
             .collect();
+        // Schedules that list namespaces literally are looked up by name; only the ones with
+        // patterns or an empty include list are tried one by one. Keeps large fleets linear.
+        let mut by_name: HashMap<&str, Vec<&ActiveSchedule>> = HashMap::new();
+        let mut broad: Vec<&ActiveSchedule> = Vec::new();
+        for s in &active {
+            if s.included.is_empty() || s.included.iter().any(|p| p.contains('*')) {
+                broad.push(s);
+            } else {
+                for ns in &s.included {
+                    by_name.entry(ns.as_str()).or_default().push(s);
+                }
+            }
+        }
         let mut checked = 0;
         let mut findings = Vec::new();
         for ns in ctx.namespaces() {
@@ -124,7 +139,8 @@ impl Check for ScheduleCoverage {
                 continue;
             }
             checked += 1;
-            if active.iter().any(|s| s.covers(name)) {
+            let literal = by_name.get(name).into_iter().flatten();
+            if literal.chain(broad.iter()).any(|s| s.covers(name)) {
                 continue;
             }
             let message = if active.is_empty() {
@@ -132,7 +148,13 @@ impl Check for ScheduleCoverage {
                  spec.template.includedNamespaces includes this namespace"
                     .to_string()
             } else {
-                let names: Vec<&str> = active.iter().map(|s| s.name.as_str()).collect();
+                const SHOWN: usize = 5;
+                let mut names: Vec<&str> =
+                    active.iter().take(SHOWN).map(|s| s.name.as_str()).collect();
+                let more = format!("and {} more", active.len().saturating_sub(SHOWN));
+                if active.len() > SHOWN {
+                    names.push(&more);
+                }
                 format!(
                     "no active Velero Schedule includes this namespace (active: {}); add it to \
                      a Schedule's spec.template.includedNamespaces or remove it from \
