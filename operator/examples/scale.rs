@@ -20,7 +20,10 @@ fn rss_kib(field: &str) -> u64 {
 }
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
     let base = rss_kib("VmRSS:");
     let objects = generate(n, 42);
     let count = objects.len();

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::snapshot::{Objects, trim_metadata};
+use crate::snapshot::{Objects, trim};
 
 /// A small deterministic PRNG (xorshift64*), so the generator needs no dependency.
 struct Rng(u64);
@@ -31,9 +31,9 @@ impl Rng {
     }
 }
 
-fn typed<T: DeserializeOwned + kube::Resource>(v: Value) -> Arc<T> {
+fn typed<T: DeserializeOwned + kube::Resource + 'static>(v: Value) -> Arc<T> {
     let mut obj: T = serde_json::from_value(v).expect("synthetic object matches its schema");
-    trim_metadata(obj.meta_mut());
+    trim(&mut obj);
     Arc::new(obj)
 }
 

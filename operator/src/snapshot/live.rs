@@ -23,7 +23,7 @@ use kube::{
 };
 use serde::de::DeserializeOwned;
 
-use super::{Objects, VELERO_GROUP, VELERO_KINDS, trim_metadata};
+use super::{Objects, VELERO_GROUP, VELERO_KINDS, trim};
 use crate::Result;
 
 /// Which optional APIs the cluster serves.
@@ -70,7 +70,7 @@ const PAGE: u32 = 500;
 
 async fn list_all<K>(api: Api<K>) -> Result<Vec<Arc<K>>>
 where
-    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + 'static,
     K: kube::ResourceExt,
 {
     let mut out = Vec::new();
@@ -78,7 +78,7 @@ where
     loop {
         let page = api.list(&params).await?;
         for mut item in page.items {
-            trim_metadata(item.meta_mut());
+            trim(&mut item);
             out.push(Arc::new(item));
         }
         match page.metadata.continue_ {

@@ -21,7 +21,7 @@ use k8s_openapi::api::{
 use kube::core::DynamicObject;
 use serde_json::Value;
 
-use super::{Objects, VELERO_GROUP, trim_metadata};
+use super::{Objects, VELERO_GROUP, trim, trim_metadata};
 use crate::{Error, Result};
 
 /// What a folder held besides the objects the checks read.
@@ -161,7 +161,7 @@ pub fn add_object(
                     && group == <$ty as k8s_openapi::Resource>::GROUP
                 {
                     let mut obj: $ty = serde_json::from_value(doc).map_err(|e| e.to_string())?;
-                    trim_metadata(&mut obj.metadata);
+                    trim(&mut obj);
                     objects.$field.push(Arc::new(obj));
                     return Ok(());
                 }

@@ -31,7 +31,7 @@ use kube::core::DynamicObject;
 
 pub use index::Index;
 pub use resource::{ResourceRef, object_digest};
-pub use trim::trim_metadata;
+pub use trim::{trim, trim_metadata};
 pub use workload::Workload;
 
 /// Calls `$m!` with every always-present kind as `field: Type`. One list drives the struct,
