@@ -5,6 +5,8 @@
 mod audit;
 mod controls;
 mod crdgen;
+mod evidence;
+mod keygen;
 mod output;
 
 use std::path::PathBuf;
@@ -53,6 +55,11 @@ pub enum Command {
         #[arg(long, short, value_enum, default_value_t = output::Format::Table)]
         output: output::Format,
     },
+    /// Evidence snapshots: write one, or verify a store.
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCommand),
+    /// Generate an ed25519 key pair for signing evidence manifests.
+    Keygen(keygen::KeygenArgs),
     /// Write the CRD YAML generated from the Rust types.
     Crdgen {
         /// Directory to write into.
@@ -72,6 +79,8 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Checks { output } => output::print_catalog(output),
         Command::Crdgen { out, check } => crdgen::run(&out, check),
+        Command::Evidence(cmd) => evidence::run(cmd),
+        Command::Keygen(args) => keygen::run(args),
     };
     ExitCode::from(code)
 }
