@@ -48,4 +48,5 @@ pub mod cli;
 pub mod engine;
 pub mod evidence;
 pub mod snapshot;
+pub mod synth;
 pub mod telemetry;
