@@ -193,7 +193,12 @@ fn snapshot(args: SnapshotArgs) -> u8 {
         Ok(r) => r,
         Err(e) => return input_error(format!("--retention: {e}")),
     };
-    let signing_key = match args.signing_key.as_deref().map(SigningKey::read).transpose() {
+    let signing_key = match args
+        .signing_key
+        .as_deref()
+        .map(SigningKey::read)
+        .transpose()
+    {
         Ok(k) => k,
         Err(e) => return input_error(e),
     };

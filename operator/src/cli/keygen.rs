@@ -31,7 +31,10 @@ pub(super) fn run(args: KeygenArgs) -> u8 {
     match write_pair(&args.out) {
         Ok((private, public, fingerprint)) => {
             println!("wrote {} (private, keep it secret)", private.display());
-            println!("wrote {} (public, give it to your auditor)", public.display());
+            println!(
+                "wrote {} (public, give it to your auditor)",
+                public.display()
+            );
             println!("fingerprint: {fingerprint}");
             println!();
             println!("Store the private key for the operator:");
