@@ -7,6 +7,7 @@ mod controls;
 mod crdgen;
 mod evidence;
 mod keygen;
+mod report;
 mod output;
 
 use std::path::PathBuf;
@@ -58,6 +59,8 @@ pub enum Command {
     /// Evidence snapshots: write one, or verify a store.
     #[command(subcommand)]
     Evidence(evidence::EvidenceCommand),
+    /// The Type II period report from an evidence store (HTML, JSON, Markdown, OSCAL).
+    Report(report::ReportArgs),
     /// Generate an ed25519 key pair for signing evidence manifests.
     Keygen(keygen::KeygenArgs),
     /// Write the CRD YAML generated from the Rust types.
@@ -81,6 +84,7 @@ pub fn main() -> ExitCode {
         Command::Crdgen { out, check } => crdgen::run(&out, check),
         Command::Evidence(cmd) => evidence::run(cmd),
         Command::Keygen(args) => keygen::run(args),
+        Command::Report(args) => report::run(args),
     };
     ExitCode::from(code)
 }
