@@ -7,8 +7,8 @@ mod controls;
 mod crdgen;
 mod evidence;
 mod keygen;
-mod report;
 mod output;
+mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -121,7 +121,11 @@ pub fn render(r: &PeriodReport) -> String {
                 ctl.evaluations,
                 percent(ctl.share_compliant),
                 window,
-                if is_compliant(&ctl.state_at_end) { "ok" } else { "bad" },
+                if is_compliant(&ctl.state_at_end) {
+                    "ok"
+                } else {
+                    "bad"
+                },
                 esc(&ctl.state_at_end),
                 timeline(ctl, from, to)
             );
@@ -162,7 +166,8 @@ fn timeline(ctl: &ControlPeriod, from: Option<Timestamp>, to: Option<Timestamp>)
         return String::new();
     };
     let span = to.duration_since(from).as_secs_f64().max(1.0);
-    let x = |t: Timestamp| ((t.duration_since(from).as_secs_f64() / span) * WIDTH).clamp(0.0, WIDTH);
+    let x =
+        |t: Timestamp| ((t.duration_since(from).as_secs_f64() / span) * WIDTH).clamp(0.0, WIDTH);
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"timeline of {}\"><rect width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"#f1f3f6\"/>",
         esc(&ctl.control_id)

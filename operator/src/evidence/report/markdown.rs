@@ -22,7 +22,11 @@ pub fn render(r: &PeriodReport) -> String {
         let _ = writeln!(
             o,
             "- Integrity: {} ({} signed snapshot(s); keys: {})",
-            if i.verified { "**verified**" } else { "**BROKEN**" },
+            if i.verified {
+                "**verified**"
+            } else {
+                "**BROKEN**"
+            },
             i.signed,
             if i.key_fingerprints.is_empty() {
                 "none".to_string()
@@ -49,7 +53,11 @@ pub fn render(r: &PeriodReport) -> String {
             k.rejected
         );
         for g in &k.gaps {
-            let _ = writeln!(o, "  - gap: {} slot(s) missed from {} to {}", g.missed, g.from, g.to);
+            let _ = writeln!(
+                o,
+                "  - gap: {} slot(s) missed from {} to {}",
+                g.missed, g.from, g.to
+            );
         }
         let _ = writeln!(
             o,
@@ -89,7 +97,10 @@ pub fn render(r: &PeriodReport) -> String {
             .collect();
         if !exceptions.is_empty() {
             let _ = writeln!(o, "\n### Exceptions\n");
-            let _ = writeln!(o, "| Control | Check | Reason | Approved by | Expires | Seen | Findings covered |");
+            let _ = writeln!(
+                o,
+                "| Control | Check | Reason | Approved by | Expires | Seen | Findings covered |"
+            );
             let _ = writeln!(o, "|---|---|---|---|---|---|---:|");
             for (ctl, e) in exceptions {
                 let _ = writeln!(

@@ -477,7 +477,11 @@ pub fn percent(share: f64) -> String {
 
 /// Formats seconds as `3d 4h 5m`.
 pub fn human_duration(seconds: i64) -> String {
-    let (d, h, m) = (seconds / 86_400, seconds % 86_400 / 3600, seconds % 3600 / 60);
+    let (d, h, m) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3600,
+        seconds % 3600 / 60,
+    );
     match (d, h, m) {
         (0, 0, m) => format!("{m}m"),
         (0, h, m) => format!("{h}h {m}m"),

@@ -85,7 +85,11 @@ fn result(r: &PeriodReport, c: &ClusterReport, seed: &str) -> Value {
     let selection = if c.controls.is_empty() {
         json!({ "include-all": {} })
     } else {
-        let mut ids: Vec<String> = c.controls.iter().map(|k| control_token(&k.control_id)).collect();
+        let mut ids: Vec<String> = c
+            .controls
+            .iter()
+            .map(|k| control_token(&k.control_id))
+            .collect();
         ids.dedup();
         json!({ "include-controls": ids.into_iter().map(|id| json!({"control-id": id})).collect::<Vec<_>>() })
     };
@@ -112,7 +116,14 @@ fn result(r: &PeriodReport, c: &ClusterReport, seed: &str) -> Value {
 fn observation(r: &PeriodReport, c: &ClusterReport, ctl: &ControlPeriod, uuid: &str) -> Value {
     let window = ctl.longest_non_compliant.as_ref().map_or_else(
         || "never non-compliant".to_string(),
-        |w| format!("longest non-compliant window {} from {} to {}", human_duration(w.seconds), w.from, w.to),
+        |w| {
+            format!(
+                "longest non-compliant window {} from {} to {}",
+                human_duration(w.seconds),
+                w.from,
+                w.to
+            )
+        },
     );
     let collected = ctl.timeline.last().map_or(r.to.clone(), |p| p.time.clone());
     json!({
@@ -135,15 +146,13 @@ fn finding(ctl: &ControlPeriod, base: &str, obs_uuid: &str) -> Value {
     let satisfied = ctl.evaluations > 0 && ctl.compliant == ctl.evaluations;
     let mut status = json!({ "state": if satisfied { "satisfied" } else { "not-satisfied" } });
     if !satisfied {
-        status["reason"] = Value::String(
-            if ctl.evaluations == 0 {
-                "no-evidence".to_string()
-            } else if is_compliant(&ctl.state_at_end) {
-                "remediated-in-period".to_string()
-            } else {
-                "non-compliant-at-end".to_string()
-            },
-        );
+        status["reason"] = Value::String(if ctl.evaluations == 0 {
+            "no-evidence".to_string()
+        } else if is_compliant(&ctl.state_at_end) {
+            "remediated-in-period".to_string()
+        } else {
+            "non-compliant-at-end".to_string()
+        });
     }
     json!({
         "uuid": uuid_for(&format!("{base}|finding|{}", ctl.name)),
