@@ -140,6 +140,29 @@ async fn same_cluster_state_gives_the_same_bytes() {
 }
 
 #[tokio::test]
+async fn oscal_format_adds_a_verified_document() {
+    let s = setup();
+    let mut cfg = config("prod", "hourly", Some(s.key.clone()));
+    cfg.oscal = true;
+    let mut w = Writer::open(s.store.clone(), cfg).await.unwrap();
+    let (snap, eval) = evaluate(&s.manifests, t(TIMES[0]));
+    let k = w
+        .write(&eval, &snap, t(TIMES[0]))
+        .await
+        .unwrap()
+        .snapshot
+        .key;
+    let doc = format!("{}/assessment-results.oscal.json", folder_of(&k));
+    let v: serde_json::Value = serde_json::from_slice(&s.store.get(&doc).await.unwrap()).unwrap();
+    assert_eq!(
+        v["assessment-results"]["metadata"]["oscal-version"],
+        "1.1.2"
+    );
+    assert!(check(&s).await.ok());
+    assert_no_planted(&s.store).await;
+}
+
+#[tokio::test]
 async fn flipped_byte_in_a_document_is_caught() {
     let s = setup();
     let keys = write_chain(&s, &TIMES[..3]).await;

@@ -100,6 +100,9 @@ pub struct SnapshotArgs {
     /// Kubeconfig context for `--manifests live`.
     #[arg(long)]
     pub context: Option<String>,
+    /// Also write the snapshot as OSCAL assessment-results.
+    #[arg(long)]
+    pub oscal: bool,
     /// Write attempts per object.
     #[arg(long, default_value_t = 5)]
     pub attempts: u32,
@@ -230,6 +233,7 @@ fn snapshot(args: SnapshotArgs) -> u8 {
         },
         include: EvidenceInclude::default(),
         retention,
+        oscal: args.oscal,
     };
     let rt = match runtime() {
         Ok(rt) => rt,

@@ -20,6 +20,8 @@ pub const RESULTS: &str = "results.json";
 pub const ACCESS_REVIEW: &str = "access-review.json";
 /// The resource inventory document.
 pub const INVENTORY: &str = "inventory.json";
+/// The OSCAL assessment-results document (when the policy's formats include `OSCAL`).
+pub const OSCAL: &str = "assessment-results.oscal.json";
 
 /// One document: its file name and canonical bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,6 +94,15 @@ impl Bundle {
             });
         }
         Ok(Self { documents })
+    }
+
+    /// Adds the OSCAL assessment-results rendering of the evaluation.
+    pub fn add_oscal(&mut self, evaluation: &Evaluation, cluster: &str, policy: &str) {
+        let value = super::report::oscal::from_evaluation(evaluation, cluster, policy);
+        self.documents.push(Document {
+            name: OSCAL.into(),
+            bytes: canonical::value_to_vec(&value),
+        });
     }
 
     /// Digest over the documents' names and digests: names the snapshot folder.

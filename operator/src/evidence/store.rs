@@ -40,12 +40,22 @@ pub struct Listed {
     pub size: u64,
 }
 
-/// An evidence store.
-#[derive(Clone, Debug)]
+/// An evidence store. `Debug` and `Display` show the URL only (the backend's own `Debug` can
+/// include credentials).
+#[derive(Clone)]
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
     prefix: String,
     url: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("url", &self.url)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Display for Store {
@@ -157,7 +167,7 @@ impl Store {
         Ok(Self {
             inner,
             prefix: prefix.to_string(),
-            url: url.to_string(),
+            url: redact(url),
         })
     }
 
@@ -300,6 +310,22 @@ impl Store {
     }
 }
 
+/// The URL without any `user:password@` part, for display.
+pub fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            if path.is_empty() && !rest.contains('/') {
+                format!("{scheme}://{host}")
+            } else {
+                format!("{scheme}://{host}/{path}")
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
 /// A storage spec for a bare URL or local path (CLI convenience).
 pub fn storage_spec(url: &str) -> StorageSpec {
     let url = if url.contains("://") {
@@ -320,5 +346,42 @@ pub fn storage_spec(url: &str) -> StorageSpec {
         path_style: false,
         allow_http: false,
         credentials_secret: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_parsed_and_redacted() {
+        assert_eq!(
+            redact("s3://AKIA:secret@bucket/prefix"),
+            "s3://bucket/prefix"
+        );
+        assert_eq!(redact("s3://bucket"), "s3://bucket");
+        assert_eq!(redact("file:///var/lib/x"), "file:///var/lib/x");
+        let bad = |u: &str| Store::from_url(u).unwrap_err().to_string();
+        assert!(bad("ftp://x/y").contains("unsupported scheme"));
+        assert!(bad("s3:///prefix").contains("no bucket"));
+        let s = Store::open(
+            &StorageSpec {
+                url: "s3://bucket/a/b/".into(),
+                endpoint: Some("http://127.0.0.1:1".into()),
+                region: Some("eu-west-1".into()),
+                path_style: true,
+                allow_http: true,
+                credentials_secret: None,
+            },
+            &[
+                (AWS_ACCESS_KEY_ID.to_string(), "AKIDEXAMPLE".to_string()),
+                (AWS_SECRET_ACCESS_KEY.to_string(), "hunter2".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+        )
+        .unwrap();
+        assert_eq!(s.prefix, "a/b");
+        assert!(!format!("{s} {s:?}").contains("hunter2"));
     }
 }

@@ -261,15 +261,12 @@ pub async fn verify_chain(
     // The complete snapshot just before the range links the first one in it.
     let mut prev: Option<Prev> = None;
     if options.from.is_some()
-        && let Some(before) = listings
-            .iter()
-            .filter(|l| {
-                l.complete()
-                    && l.info
-                        .as_ref()
-                        .is_some_and(|i| options.from.is_some_and(|f| i.time < f))
-            })
-            .next_back()
+        && let Some(before) = listings.iter().rfind(|l| {
+            l.complete()
+                && l.info
+                    .as_ref()
+                    .is_some_and(|i| options.from.is_some_and(|f| i.time < f))
+        })
     {
         let key = before.manifest_key();
         let bytes = store.get(&key).await?;

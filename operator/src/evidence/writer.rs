@@ -19,7 +19,9 @@ use super::schedule::{Gap, Schedule};
 use super::signing::SigningKey;
 use super::store::Store;
 use super::{Error, Result, rfc3339, sha256_hex};
-use crate::crd::{EvidenceInclude, EvidencePolicySpec, SnapshotRef, parse_duration};
+use crate::crd::{
+    EvidenceFormat, EvidenceInclude, EvidencePolicySpec, SnapshotRef, parse_duration,
+};
 use crate::engine::Evaluation;
 use crate::snapshot::ClusterSnapshot;
 
@@ -69,6 +71,8 @@ pub struct WriterConfig {
     pub include: EvidenceInclude,
     /// Whole snapshots older than this are deleted by [`Writer::prune`].
     pub retention: Option<SignedDuration>,
+    /// Also write `assessment-results.oscal.json` (the policy's `OSCAL` format).
+    pub oscal: bool,
 }
 
 impl WriterConfig {
@@ -92,6 +96,7 @@ impl WriterConfig {
             retry: RetryPolicy::default(),
             include: spec.include.clone(),
             retention,
+            oscal: spec.formats.contains(&EvidenceFormat::OSCAL),
         })
     }
 }
@@ -161,7 +166,10 @@ impl Writer {
         snapshot: &ClusterSnapshot,
         now: Timestamp,
     ) -> Result<Written> {
-        let bundle = Bundle::build(evaluation, snapshot, &self.config.include)?;
+        let mut bundle = Bundle::build(evaluation, snapshot, &self.config.include)?;
+        if self.config.oscal {
+            bundle.add_oscal(evaluation, &self.config.cluster, &self.config.policy);
+        }
         self.write_bundle(&bundle, now).await
     }
 

@@ -98,6 +98,7 @@ pub fn config(cluster: &str, policy: &str, key: Option<SigningKey>) -> WriterCon
         },
         include: EvidenceInclude::default(),
         retention: None,
+        oscal: false,
     }
 }
 

@@ -8,6 +8,7 @@
 use serde_json::{Value, json};
 
 use super::{ClusterReport, ControlPeriod, PeriodReport, human_duration, is_compliant, percent};
+use crate::engine::Evaluation;
 use crate::evidence::sha256_hex;
 
 /// The OSCAL version written.
@@ -167,6 +168,91 @@ fn finding(ctl: &ControlPeriod, base: &str, obs_uuid: &str) -> Value {
             "status": status,
         },
         "related-observations": [{ "observation-uuid": obs_uuid }],
+    })
+}
+
+/// One evaluation as OSCAL assessment-results: the `assessment-results.oscal.json` document of
+/// a snapshot when the policy asks for the `OSCAL` format. One observation and one finding per
+/// control; failing resources are listed as observation subjects by reference (never data).
+pub fn from_evaluation(evaluation: &Evaluation, cluster: &str, policy: &str) -> Value {
+    let time = crate::evidence::rfc3339(evaluation.evaluated_at);
+    let base = format!("{cluster}|{policy}|{time}");
+    let mut observations = Vec::new();
+    let mut findings = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
+    for c in &evaluation.controls {
+        let obs_uuid = uuid_for(&format!("{base}|obs|{}", c.name));
+        let failing: Vec<String> = c
+            .failing_findings()
+            .map(|(check, f)| format!("{check}: {}: {}", f.resource, f.message))
+            .collect();
+        let mut description = format!(
+            "Soc2Control {} evaluated {}: {} resource(s) checked, {} failing, {} excepted.",
+            c.name,
+            c.status.as_str(),
+            c.resources_checked,
+            c.failing,
+            c.excepted
+        );
+        if !c.reason.is_empty() {
+            description.push_str(&format!(" {}", c.reason));
+        }
+        let mut obs = json!({
+            "uuid": obs_uuid,
+            "title": format!("{} {}", c.control_id, c.title),
+            "description": description,
+            "methods": ["TEST"],
+            "collected": time,
+        });
+        if !failing.is_empty() {
+            obs["remarks"] = Value::String(failing.join("\n"));
+        }
+        observations.push(obs);
+        let satisfied = c.compliant();
+        findings.push(json!({
+            "uuid": uuid_for(&format!("{base}|finding|{}", c.name)),
+            "title": format!("{} {}", c.control_id, c.status.as_str()),
+            "description": format!("{} at {time}.", c.status.as_str()),
+            "target": {
+                "type": "objective-id",
+                "target-id": control_token(&c.control_id),
+                "status": { "state": if satisfied { "satisfied" } else { "not-satisfied" } },
+            },
+            "related-observations": [{ "observation-uuid": obs_uuid }],
+        }));
+        ids.push(control_token(&c.control_id));
+    }
+    ids.sort();
+    ids.dedup();
+    let selection = if ids.is_empty() {
+        json!({ "include-all": {} })
+    } else {
+        json!({ "include-controls": ids.into_iter().map(|id| json!({"control-id": id})).collect::<Vec<_>>() })
+    };
+    let mut result = json!({
+        "uuid": uuid_for(&format!("{base}|result")),
+        "title": format!("Cluster {cluster} (evidence policy {policy}) at {time}"),
+        "description": format!("{} control(s) evaluated over {} object(s).", evaluation.controls.len(), evaluation.objects),
+        "start": time,
+        "end": time,
+        "reviewed-controls": { "control-selections": [selection] },
+    });
+    if !observations.is_empty() {
+        result["observations"] = Value::Array(observations);
+        result["findings"] = Value::Array(findings);
+    }
+    json!({
+        "assessment-results": {
+            "uuid": uuid_for(&format!("{base}|ar")),
+            "metadata": {
+                "title": format!("SOC 2 evidence snapshot of {cluster} at {time}"),
+                "last-modified": time,
+                "version": env!("CARGO_PKG_VERSION"),
+                "oscal-version": OSCAL_VERSION,
+            },
+            "import-ap": { "href": IMPORT_AP },
+            "results": [result],
+        }
     })
 }
 
