@@ -367,6 +367,41 @@ async fn writes_are_create_only_and_failures_are_surfaced_then_gap_recorded() {
 }
 
 #[tokio::test]
+async fn a_failed_manifest_write_removes_the_documents_it_wrote() {
+    let s = setup();
+    let keys = write_chain(&s, &TIMES[..1]).await;
+    let at = t(TIMES[1]);
+    let (snap, eval) = evaluate(&s.manifests, at);
+    let bundle = Bundle::build(&eval, &snap, &Default::default()).unwrap();
+    let folder = soc2_operator::evidence::layout::snapshot_folder(
+        "prod",
+        "hourly",
+        at,
+        &bundle.content_digest(),
+    );
+    // Something already sits where the manifest goes: the manifest write fails.
+    std::fs::create_dir_all(path(&s, &format!("{folder}/manifest.json"))).unwrap();
+    let mut w = Writer::open(
+        s.store.clone(),
+        config("prod", "hourly", Some(s.key.clone())),
+    )
+    .await
+    .unwrap();
+    let err = w.write(&eval, &snap, at).await.unwrap_err();
+    assert!(
+        err.to_string().contains(&format!("{folder}/manifest.json")),
+        "{err}"
+    );
+    for doc in ["results.json", "access-review.json", "inventory.json"] {
+        assert!(
+            !path(&s, &format!("{folder}/{doc}")).exists(),
+            "{doc} left behind"
+        );
+    }
+    assert_eq!(w.head().unwrap().key, keys[0]);
+}
+
+#[tokio::test]
 async fn retention_deletes_whole_snapshots_and_verify_reports_the_anchor() {
     let s = setup();
     let keys = write_chain(&s, &TIMES).await;

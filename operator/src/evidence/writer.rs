@@ -195,9 +195,14 @@ impl Writer {
         );
         let mut bytes = 0u64;
         let mut documents = Vec::with_capacity(bundle.documents.len());
+        let mut written: Vec<String> = Vec::with_capacity(bundle.documents.len() + 1);
         for doc in &bundle.documents {
             let key = format!("{folder}/{}", doc.name);
-            self.put(&key, &doc.bytes).await?;
+            if let Err(e) = self.put(&key, &doc.bytes).await {
+                self.discard(&written).await;
+                return Err(e);
+            }
+            written.push(key);
             bytes += doc.bytes.len() as u64;
             documents.push(DocumentEntry {
                 name: doc.name.clone(),
@@ -230,7 +235,10 @@ impl Writer {
         let manifest_bytes = manifest.to_bytes()?;
         let manifest_key = format!("{folder}/{MANIFEST}");
         // Last: only now does the snapshot become complete.
-        self.put(&manifest_key, &manifest_bytes).await?;
+        if let Err(e) = self.put(&manifest_key, &manifest_bytes).await {
+            self.discard(&written).await;
+            return Err(e);
+        }
         bytes += manifest_bytes.len() as u64;
         let digest = sha256_hex(&manifest_bytes);
         self.head = Some(Head {
@@ -250,6 +258,17 @@ impl Writer {
             gaps,
             bytes,
         })
+    }
+
+    /// Best effort, once: removes the documents of a snapshot whose write failed, so that no
+    /// incomplete folder is left behind when the store allows it. What cannot be removed stays
+    /// and `verify` reports it as an incomplete snapshot.
+    async fn discard(&self, keys: &[String]) {
+        for key in keys {
+            if let Err(e) = self.store.delete(key).await {
+                tracing::warn!(key, error = %e, "could not remove a document of a failed snapshot");
+            }
+        }
     }
 
     /// Create-only put with retries. A retry that finds the object already there with the
