@@ -46,6 +46,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub mod checks;
 pub mod cli;
 pub mod engine;
+pub mod evidence;
 pub mod snapshot;
 pub mod synth;
 pub mod telemetry;

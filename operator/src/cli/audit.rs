@@ -78,7 +78,7 @@ pub(super) fn run(args: AuditArgs) -> u8 {
     }
 }
 
-fn load_live(context: Option<&str>) -> crate::Result<ClusterSnapshot> {
+pub(super) fn load_live(context: Option<&str>) -> crate::Result<ClusterSnapshot> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

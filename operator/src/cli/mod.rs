@@ -5,7 +5,10 @@
 mod audit;
 mod controls;
 mod crdgen;
+mod evidence;
+mod keygen;
 mod output;
+mod report;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -53,6 +56,13 @@ pub enum Command {
         #[arg(long, short, value_enum, default_value_t = output::Format::Table)]
         output: output::Format,
     },
+    /// Evidence snapshots: write one, or verify a store.
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCommand),
+    /// The Type II period report from an evidence store (HTML, JSON, Markdown, OSCAL).
+    Report(report::ReportArgs),
+    /// Generate an ed25519 key pair for signing evidence manifests.
+    Keygen(keygen::KeygenArgs),
     /// Write the CRD YAML generated from the Rust types.
     Crdgen {
         /// Directory to write into.
@@ -72,6 +82,9 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Checks { output } => output::print_catalog(output),
         Command::Crdgen { out, check } => crdgen::run(&out, check),
+        Command::Evidence(cmd) => evidence::run(cmd),
+        Command::Keygen(args) => keygen::run(args),
+        Command::Report(args) => report::run(args),
     };
     ExitCode::from(code)
 }

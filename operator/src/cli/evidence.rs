@@ -1,0 +1,324 @@
+//! `soc2-operator evidence snapshot|verify`: one-shot evidence snapshots through the same
+//! writer the operator uses, and verification of a store.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand, ValueEnum};
+use jiff::Timestamp;
+
+use super::{EXIT_FAIL, EXIT_OK, EXIT_USAGE, input_error};
+use crate::crd::{EvidenceInclude, StorageSpec, parse_duration, parse_expiry};
+use crate::engine;
+use crate::evidence::store::storage_spec;
+use crate::evidence::{
+    PublicKey, RetryPolicy, Schedule, SigningKey, Store, VerifyOptions, Writer, WriterConfig,
+    verify,
+};
+use crate::snapshot::{ClusterSnapshot, manifests};
+
+/// Where the evidence is (shared by `evidence` and `report`).
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// Store URL: `file:///dir` (or a plain path), `s3://bucket/prefix`, `gs://…`, `az://…`.
+    /// Credentials come from the environment (AWS_ACCESS_KEY_ID, …).
+    #[arg(long)]
+    pub store: String,
+    /// S3-compatible endpoint, e.g. `http://127.0.0.1:9000`.
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Path-style S3 addressing.
+    #[arg(long)]
+    pub path_style: bool,
+    /// Allow plain HTTP to the endpoint.
+    #[arg(long)]
+    pub allow_http: bool,
+}
+
+impl StoreArgs {
+    /// The storage spec these arguments describe.
+    pub fn spec(&self) -> StorageSpec {
+        let mut spec = storage_spec(&self.store);
+        spec.endpoint = self.endpoint.clone();
+        spec.region = self.region.clone();
+        spec.path_style = self.path_style;
+        spec.allow_http = self.allow_http;
+        spec
+    }
+
+    /// Opens the store.
+    pub fn open(&self) -> Result<Store, String> {
+        Store::open(&self.spec(), &BTreeMap::new()).map_err(|e| e.to_string())
+    }
+}
+
+/// `evidence` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Evaluate once and write one signed, hash-chained snapshot.
+    Snapshot(SnapshotArgs),
+    /// Check every digest, signature, chain link and sequence number; report gaps.
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `evidence snapshot`.
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// A folder (or file) of manifests, or `live` for the current kubeconfig context.
+    #[arg(long, short = 'm')]
+    pub manifests: String,
+    /// Soc2Control manifests (file or folder). Default: the built-in baseline.
+    #[arg(long, short = 'c')]
+    pub controls: Option<PathBuf>,
+    /// Where to write.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Cluster name (first key component).
+    #[arg(long)]
+    pub cluster: String,
+    /// Policy name (second key component).
+    #[arg(long, default_value = "default")]
+    pub policy: String,
+    /// ed25519 private key file (base64 seed, as `keygen` writes). Unset: unsigned.
+    #[arg(long)]
+    pub signing_key: Option<PathBuf>,
+    /// Interval the snapshots are meant to follow (for gap accounting).
+    #[arg(long, conflicts_with = "schedule")]
+    pub interval: Option<String>,
+    /// Cron schedule (UTC) the snapshots are meant to follow.
+    #[arg(long)]
+    pub schedule: Option<String>,
+    /// Delete whole snapshots older than this after writing (e.g. `400d`).
+    #[arg(long)]
+    pub retention: Option<String>,
+    /// Snapshot time (RFC 3339). Default: now.
+    #[arg(long)]
+    pub at: Option<Timestamp>,
+    /// Kubeconfig context for `--manifests live`.
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Also write the snapshot as OSCAL assessment-results.
+    #[arg(long)]
+    pub oscal: bool,
+    /// Write attempts per object.
+    #[arg(long, default_value_t = 5)]
+    pub attempts: u32,
+}
+
+/// Output of `evidence verify`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum VerifyFormat {
+    /// Human readable.
+    Text,
+    /// JSON.
+    Json,
+}
+
+/// Arguments of `evidence verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Only this cluster.
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Only this policy.
+    #[arg(long)]
+    pub policy: Option<String>,
+    /// Only snapshots from this time (RFC 3339 or YYYY-MM-DD).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Only snapshots until this time (RFC 3339, or YYYY-MM-DD meaning the end of that day).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The expected public key (`ed25519.pub`); unsigned or differently signed manifests fail.
+    #[arg(long)]
+    pub public_key: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = VerifyFormat::Text)]
+    pub output: VerifyFormat,
+}
+
+pub(super) fn run(cmd: EvidenceCommand) -> u8 {
+    match cmd {
+        EvidenceCommand::Snapshot(a) => snapshot(a),
+        EvidenceCommand::Verify(a) => verify_cmd(a),
+    }
+}
+
+/// Parses `--from`: RFC 3339, or a date meaning the start of that day (UTC).
+pub fn parse_from(s: &str) -> Result<Timestamp, String> {
+    if let Ok(t) = s.parse::<Timestamp>() {
+        return Ok(t);
+    }
+    s.parse::<jiff::civil::Date>()
+        .ok()
+        .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|z| z.timestamp())
+        .ok_or_else(|| format!("--from {s:?}: expected RFC 3339 or YYYY-MM-DD"))
+}
+
+/// Parses `--to`: RFC 3339, or a date meaning the end of that day (UTC).
+pub fn parse_to(s: &str) -> Result<Timestamp, String> {
+    parse_expiry(s).map_err(|e| format!("--to: {e}"))
+}
+
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the runtime: {e}"))
+}
+
+fn snapshot(args: SnapshotArgs) -> u8 {
+    let controls = match &args.controls {
+        Some(path) => super::load_controls(path),
+        None => super::baseline_controls(),
+    };
+    let controls = match controls {
+        Ok(c) if c.is_empty() => return input_error("no Soc2Control found in --controls"),
+        Ok(c) => c,
+        Err(e) => return input_error(e),
+    };
+    let schedule = match (&args.schedule, &args.interval) {
+        (None, None) => Schedule::parse(None, Some("1h")),
+        (s, i) => Schedule::parse(s.as_deref(), i.as_deref()),
+    };
+    let schedule = match schedule {
+        Ok(s) => s,
+        Err(e) => return input_error(e),
+    };
+    let retention = match args.retention.as_deref().map(parse_duration).transpose() {
+        Ok(r) => r,
+        Err(e) => return input_error(format!("--retention: {e}")),
+    };
+    let signing_key = match args
+        .signing_key
+        .as_deref()
+        .map(SigningKey::read)
+        .transpose()
+    {
+        Ok(k) => k,
+        Err(e) => return input_error(e),
+    };
+    let store = match args.store.open() {
+        Ok(s) => s,
+        Err(e) => return input_error(e),
+    };
+    let snapshot = if args.manifests == "live" {
+        match super::audit::load_live(args.context.as_deref()) {
+            Ok(s) => s,
+            Err(e) => return input_error(format!("reading the cluster: {e}")),
+        }
+    } else {
+        match manifests::load(std::path::Path::new(&args.manifests)) {
+            Ok(r) => ClusterSnapshot::new(r.objects),
+            Err(e) => return input_error(e),
+        }
+    };
+    let now = args.at.unwrap_or_else(Timestamp::now);
+    let evaluation = engine::evaluate(&controls, &snapshot, now);
+    let config = WriterConfig {
+        cluster: args.cluster.clone(),
+        policy: args.policy.clone(),
+        schedule,
+        signing_key,
+        retry: RetryPolicy {
+            attempts: args.attempts,
+            ..RetryPolicy::default()
+        },
+        include: EvidenceInclude::default(),
+        retention,
+        oscal: args.oscal,
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return input_error(e),
+    };
+    let result = rt.block_on(async {
+        let mut writer = Writer::open(store, config).await?;
+        let written = writer.write(&evaluation, &snapshot, now).await?;
+        let pruned = writer.prune(now).await?;
+        Ok::<_, crate::evidence::Error>((written, pruned))
+    });
+    match result {
+        Ok((w, pruned)) => {
+            println!(
+                "wrote snapshot {} (sequence {}, manifest sha256 {})",
+                w.snapshot.key, w.sequence, w.snapshot.digest
+            );
+            for g in &w.gaps {
+                println!(
+                    "recorded gap: {} slot(s) missed from {} to {}",
+                    g.missed, g.from, g.to
+                );
+            }
+            if !pruned.folders.is_empty() {
+                println!(
+                    "retention: deleted {} snapshot(s); chain anchored at {}",
+                    pruned.folders.len(),
+                    pruned.anchor.as_deref().unwrap_or("(none)")
+                );
+            }
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: evidence snapshot failed: {e}");
+            EXIT_FAIL
+        }
+    }
+}
+
+fn verify_cmd(args: VerifyArgs) -> u8 {
+    let from = match args.from.as_deref().map(parse_from).transpose() {
+        Ok(v) => v,
+        Err(e) => return input_error(e),
+    };
+    let to = match args.to.as_deref().map(parse_to).transpose() {
+        Ok(v) => v,
+        Err(e) => return input_error(e),
+    };
+    let public_key = match args.public_key.as_deref().map(PublicKey::read).transpose() {
+        Ok(k) => k,
+        Err(e) => return input_error(e),
+    };
+    let store = match args.store.open() {
+        Ok(s) => s,
+        Err(e) => return input_error(e),
+    };
+    let options = VerifyOptions {
+        cluster: args.cluster,
+        policy: args.policy,
+        from,
+        to,
+        public_key,
+        now: Timestamp::now(),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return input_error(e),
+    };
+    let report = match rt.block_on(verify::verify(&store, &options)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: reading {store}: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match args.output {
+        VerifyFormat::Text => print!("{}", report.to_text()),
+        VerifyFormat::Json => match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => return input_error(e),
+        },
+    }
+    if report.chains.is_empty() {
+        eprintln!("error: no evidence found in {store}");
+        return EXIT_FAIL;
+    }
+    if report.ok() { EXIT_OK } else { EXIT_FAIL }
+}

@@ -1,0 +1,130 @@
+//! `soc2-operator report`: the Type II period report from an evidence store, as HTML, JSON,
+//! Markdown or OSCAL assessment-results.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use jiff::Timestamp;
+
+use super::evidence::{StoreArgs, parse_from, parse_to, runtime};
+use super::{EXIT_FAIL, EXIT_OK, EXIT_USAGE, input_error};
+use crate::evidence::report::{self, ReportOptions, html, markdown, oscal};
+use crate::evidence::{PublicKey, canonical};
+
+/// Report formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// One self-contained HTML file with charts.
+    Html,
+    /// Canonical JSON.
+    Json,
+    /// Markdown.
+    Md,
+    /// OSCAL assessment-results JSON.
+    Oscal,
+}
+
+/// Arguments of `report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Where the evidence is.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Period start (RFC 3339 or YYYY-MM-DD).
+    #[arg(long)]
+    pub from: String,
+    /// Period end (RFC 3339, or YYYY-MM-DD meaning the end of that day).
+    #[arg(long)]
+    pub to: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+    pub format: ReportFormat,
+    /// One cluster, or `all` for the fleet.
+    #[arg(long, default_value = "all")]
+    pub cluster: String,
+    /// One evidence policy (default: all).
+    #[arg(long)]
+    pub policy: Option<String>,
+    /// The expected public key for the integrity check.
+    #[arg(long)]
+    pub public_key: Option<PathBuf>,
+    /// Write here instead of standard output.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+}
+
+/// Writes the report; exits 1 when the evidence does not verify (the report is still written
+/// and says why), 2 on usage errors.
+pub(super) fn run(args: ReportArgs) -> u8 {
+    let (from, to) = match (parse_from(&args.from), parse_to(&args.to)) {
+        (Ok(f), Ok(t)) if f < t => (f, t),
+        (Ok(_), Ok(_)) => return input_error("--from must be before --to"),
+        (Err(e), _) | (_, Err(e)) => return input_error(e),
+    };
+    let public_key = match args.public_key.as_deref().map(PublicKey::read).transpose() {
+        Ok(k) => k,
+        Err(e) => return input_error(e),
+    };
+    let store = match args.store.open() {
+        Ok(s) => s,
+        Err(e) => return input_error(e),
+    };
+    let options = ReportOptions {
+        from,
+        to,
+        cluster: (args.cluster != "all").then(|| args.cluster.clone()),
+        policy: args.policy.clone(),
+        public_key,
+        now: Timestamp::now(),
+    };
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => return input_error(e),
+    };
+    let r = match rt.block_on(report::build(&store, &options)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: reading {store}: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let text = match args.format {
+        ReportFormat::Html => html::render(&r),
+        ReportFormat::Md => markdown::render(&r),
+        ReportFormat::Json => match canonical::to_vec(&r, "report") {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned() + "\n",
+            Err(e) => return input_error(e),
+        },
+        ReportFormat::Oscal => {
+            let v = oscal::render(&r);
+            serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+        }
+    };
+    match &args.out {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, text) {
+                return input_error(format!("writing {}: {e}", path.display()));
+            }
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    if r.clusters.is_empty() {
+        eprintln!("warning: no evidence found in {store} for the period");
+    }
+    let broken: Vec<String> = r
+        .clusters
+        .iter()
+        .filter(|c| !c.integrity.verified)
+        .map(|c| format!("{}/{}", c.cluster, c.policy))
+        .collect();
+    if broken.is_empty() {
+        EXIT_OK
+    } else {
+        eprintln!(
+            "error: evidence does not verify for {} (see the report's integrity section)",
+            broken.join(", ")
+        );
+        EXIT_FAIL
+    }
+}

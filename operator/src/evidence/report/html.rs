@@ -1,0 +1,218 @@
+//! Self-contained HTML rendering of the period report: one file, inline CSS, an inline SVG
+//! timeline per control, no scripts and no external assets.
+
+use std::fmt::Write as _;
+
+use jiff::Timestamp;
+
+use super::{ControlPeriod, PeriodReport, human_duration, is_compliant, percent};
+
+const CSS: &str = "body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#1d2330}\
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d6dbe4}\
+table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}th,td{border:1px solid #d6dbe4;padding:.3rem .5rem;text-align:left;vertical-align:top}\
+th{background:#f3f5f9}td.n{text-align:right}.ok{color:#0a7a3d;font-weight:600}.bad{color:#b3261e;font-weight:600}\
+.muted{color:#5f6b7a}.legend span{display:inline-block;margin-right:1rem}.sw{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:middle}";
+
+const WIDTH: f64 = 480.0;
+const HEIGHT: f64 = 16.0;
+
+/// Renders the report as one HTML document.
+pub fn render(r: &PeriodReport) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>SOC 2 Type II period report {} to {}</title><style>{CSS}</style></head><body>",
+        esc(&r.from),
+        esc(&r.to)
+    );
+    let _ = write!(
+        o,
+        "<h1>SOC 2 Type II period report</h1><p>Period <b>{}</b> to <b>{}</b>. Generated {} by soc2-operator {} from <code>{}</code>.</p>",
+        esc(&r.from),
+        esc(&r.to),
+        esc(&r.generated_at),
+        esc(&r.operator_version),
+        esc(&r.store)
+    );
+    let _ = write!(
+        o,
+        "<p class=\"legend\"><span><i class=\"sw\" style=\"background:#2e9e5b\"></i>compliant</span><span><i class=\"sw\" style=\"background:#d93b30\"></i>non-compliant</span><span><i class=\"sw\" style=\"background:#9aa3af\"></i>not applicable / error</span><span><i class=\"sw\" style=\"background:#f1f3f6;border:1px solid #c3c9d3\"></i>no evidence</span></p>"
+    );
+    if r.clusters.is_empty() {
+        o.push_str("<p>No evidence found for the period.</p>");
+    }
+    let from: Option<Timestamp> = r.from.parse().ok();
+    let to: Option<Timestamp> = r.to.parse().ok();
+    for c in &r.clusters {
+        let _ = write!(
+            o,
+            "<h2>Cluster <code>{}</code> · policy <code>{}</code></h2>",
+            esc(&c.cluster),
+            esc(&c.policy)
+        );
+        let i = &c.integrity;
+        let _ = write!(
+            o,
+            "<p>Integrity: <span class=\"{}\">{}</span> · {} signed snapshot(s)",
+            if i.verified { "ok" } else { "bad" },
+            if i.verified { "verified" } else { "BROKEN" },
+            i.signed
+        );
+        for fp in &i.key_fingerprints {
+            let _ = write!(o, " · key <code>{}</code>", esc(fp));
+        }
+        o.push_str("</p>");
+        if let Some(a) = &i.anchor {
+            let _ = write!(o, "<p class=\"muted\">Chain anchor: {}</p>", esc(a));
+        }
+        if !i.problems.is_empty() {
+            o.push_str("<ul class=\"bad\">");
+            for p in &i.problems {
+                let _ = write!(o, "<li>{}</li>", esc(p));
+            }
+            o.push_str("</ul>");
+        }
+        let k = &c.completeness;
+        let _ = write!(
+            o,
+            "<p>Evidence completeness: <b>{}</b> of {} expected snapshots ({}) on schedule {}; {} gap(s), {} incomplete, {} rejected.</p>",
+            k.present,
+            k.expected,
+            percent(k.ratio),
+            esc(&k.schedule),
+            k.gaps.len(),
+            k.incomplete,
+            k.rejected
+        );
+        if !k.gaps.is_empty() {
+            o.push_str("<ul>");
+            for g in &k.gaps {
+                let _ = write!(
+                    o,
+                    "<li>{} slot(s) missed from {} to {}</li>",
+                    g.missed,
+                    esc(&g.from),
+                    esc(&g.to)
+                );
+            }
+            o.push_str("</ul>");
+        }
+        o.push_str("<table><tr><th>Control</th><th>Criteria</th><th>Evaluations</th><th>Compliant</th><th>Longest non-compliant</th><th>At period end</th><th>Timeline</th></tr>");
+        for ctl in &c.controls {
+            let window = ctl.longest_non_compliant.as_ref().map_or_else(
+                || "—".to_string(),
+                |w| {
+                    format!(
+                        "{}<br><span class=\"muted\">{} → {}{}</span>",
+                        human_duration(w.seconds),
+                        esc(&w.from),
+                        esc(&w.to),
+                        if w.open { " (open)" } else { "" }
+                    )
+                },
+            );
+            let _ = write!(
+                o,
+                "<tr><td><b>{}</b> {}<br><span class=\"muted\">{}</span></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+                esc(&ctl.control_id),
+                esc(&ctl.title),
+                esc(&ctl.name),
+                esc(&ctl.criteria),
+                ctl.evaluations,
+                percent(ctl.share_compliant),
+                window,
+                if is_compliant(&ctl.state_at_end) {
+                    "ok"
+                } else {
+                    "bad"
+                },
+                esc(&ctl.state_at_end),
+                timeline(ctl, from, to)
+            );
+        }
+        o.push_str("</table>");
+        let exceptions: Vec<_> = c
+            .controls
+            .iter()
+            .flat_map(|ctl| ctl.exceptions.iter().map(move |e| (ctl, e)))
+            .collect();
+        if !exceptions.is_empty() {
+            o.push_str("<h3>Exceptions</h3><table><tr><th>Control</th><th>Check</th><th>Reason</th><th>Approved by</th><th>Expires</th><th>Seen</th><th>Findings covered</th></tr>");
+            for (ctl, e) in exceptions {
+                let _ = write!(
+                    o,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td>{} → {}</td><td class=\"n\">{}</td></tr>",
+                    esc(&ctl.control_id),
+                    esc(e.check.as_deref().unwrap_or("all")),
+                    esc(&e.reason),
+                    esc(&e.approved_by),
+                    esc(&e.expires),
+                    if e.expired_at_end { " (expired)" } else { "" },
+                    esc(&e.first_seen),
+                    esc(&e.last_seen),
+                    e.findings_covered
+                );
+            }
+            o.push_str("</table>");
+        }
+    }
+    o.push_str("</body></html>\n");
+    o
+}
+
+/// An inline SVG bar over the period: each evaluation colours the span until the next one.
+fn timeline(ctl: &ControlPeriod, from: Option<Timestamp>, to: Option<Timestamp>) -> String {
+    let (Some(from), Some(to)) = (from, to) else {
+        return String::new();
+    };
+    let span = to.duration_since(from).as_secs_f64().max(1.0);
+    let x =
+        |t: Timestamp| ((t.duration_since(from).as_secs_f64() / span) * WIDTH).clamp(0.0, WIDTH);
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{HEIGHT}\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"timeline of {}\"><rect width=\"{WIDTH}\" height=\"{HEIGHT}\" fill=\"#f1f3f6\"/>",
+        esc(&ctl.control_id)
+    );
+    let points: Vec<(Timestamp, &str)> = ctl
+        .timeline
+        .iter()
+        .filter_map(|p| p.time.parse().ok().map(|t| (t, p.status.as_str())))
+        .collect();
+    for (i, (t, status)) in points.iter().enumerate() {
+        let end = points.get(i + 1).map_or(to, |(n, _)| *n);
+        let (x0, x1) = (x(*t), x(end));
+        let color = match *status {
+            "Compliant" | "Attested" => "#2e9e5b",
+            "NonCompliant" => "#d93b30",
+            _ => "#9aa3af",
+        };
+        let _ = write!(
+            svg,
+            "<rect x=\"{x0:.2}\" y=\"0\" width=\"{:.2}\" height=\"{HEIGHT}\" fill=\"{color}\"><title>{} {}</title></rect>",
+            (x1 - x0).max(0.5),
+            esc(&rfc(*t)),
+            esc(status)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+fn rfc(t: Timestamp) -> String {
+    crate::evidence::rfc3339(t)
+}
+
+/// HTML escaping for text and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -1,0 +1,129 @@
+//! Markdown rendering of the period report (for tickets, wikis and pull requests).
+
+use std::fmt::Write as _;
+
+use super::{PeriodReport, human_duration, percent};
+
+/// Renders the report as Markdown.
+pub fn render(r: &PeriodReport) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "# SOC 2 Type II period report\n");
+    let _ = writeln!(
+        o,
+        "Period **{}** to **{}** · generated {} by soc2-operator {} from `{}`\n",
+        r.from, r.to, r.generated_at, r.operator_version, r.store
+    );
+    if r.clusters.is_empty() {
+        let _ = writeln!(o, "_No evidence found for the period._");
+    }
+    for c in &r.clusters {
+        let _ = writeln!(o, "## Cluster `{}` · policy `{}`\n", c.cluster, c.policy);
+        let i = &c.integrity;
+        let _ = writeln!(
+            o,
+            "- Integrity: {} ({} signed snapshot(s); keys: {})",
+            if i.verified {
+                "**verified**"
+            } else {
+                "**BROKEN**"
+            },
+            i.signed,
+            if i.key_fingerprints.is_empty() {
+                "none".to_string()
+            } else {
+                i.key_fingerprints.join(", ")
+            }
+        );
+        if let Some(a) = &i.anchor {
+            let _ = writeln!(o, "- Chain anchor: {a}");
+        }
+        for p in &i.problems {
+            let _ = writeln!(o, "  - break: {}", md(p));
+        }
+        let k = &c.completeness;
+        let _ = writeln!(
+            o,
+            "- Completeness: {} of {} expected snapshots ({}), schedule {}, {} gap(s), {} incomplete, {} rejected",
+            k.present,
+            k.expected,
+            percent(k.ratio),
+            k.schedule,
+            k.gaps.len(),
+            k.incomplete,
+            k.rejected
+        );
+        for g in &k.gaps {
+            let _ = writeln!(
+                o,
+                "  - gap: {} slot(s) missed from {} to {}",
+                g.missed, g.from, g.to
+            );
+        }
+        let _ = writeln!(
+            o,
+            "\n| Control | Criteria | Title | Evaluations | Compliant | Longest non-compliant | At period end |"
+        );
+        let _ = writeln!(o, "|---|---|---|---:|---:|---|---|");
+        for ctl in &c.controls {
+            let window = ctl.longest_non_compliant.as_ref().map_or_else(
+                || "—".to_string(),
+                |w| {
+                    format!(
+                        "{} ({} → {}{})",
+                        human_duration(w.seconds),
+                        w.from,
+                        w.to,
+                        if w.open { ", open" } else { "" }
+                    )
+                },
+            );
+            let _ = writeln!(
+                o,
+                "| {} ({}) | {} | {} | {} | {} | {} | {} |",
+                md(&ctl.control_id),
+                md(&ctl.name),
+                md(&ctl.criteria),
+                md(&ctl.title),
+                ctl.evaluations,
+                percent(ctl.share_compliant),
+                window,
+                md(&ctl.state_at_end)
+            );
+        }
+        let exceptions: Vec<_> = c
+            .controls
+            .iter()
+            .flat_map(|ctl| ctl.exceptions.iter().map(move |e| (ctl, e)))
+            .collect();
+        if !exceptions.is_empty() {
+            let _ = writeln!(o, "\n### Exceptions\n");
+            let _ = writeln!(
+                o,
+                "| Control | Check | Reason | Approved by | Expires | Seen | Findings covered |"
+            );
+            let _ = writeln!(o, "|---|---|---|---|---|---|---:|");
+            for (ctl, e) in exceptions {
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} | {}{} | {} → {} | {} |",
+                    md(&ctl.control_id),
+                    md(e.check.as_deref().unwrap_or("all")),
+                    md(&e.reason),
+                    md(&e.approved_by),
+                    md(&e.expires),
+                    if e.expired_at_end { " (expired)" } else { "" },
+                    e.first_seen,
+                    e.last_seen,
+                    e.findings_covered
+                );
+            }
+        }
+        let _ = writeln!(o);
+    }
+    o
+}
+
+/// Escapes table-breaking characters.
+fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}

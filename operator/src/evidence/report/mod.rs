@@ -1,0 +1,490 @@
+//! The Type II period report: per cluster and control, over `[from, to]`, read only from the
+//! evidence store.
+//!
+//! For each control: the number of evaluations, the share compliant, the longest non-compliant
+//! window, the state at the end of the period, exceptions with approver and expiry, and a
+//! timeline. For each chain: evidence completeness (snapshots expected by the schedule versus
+//! present, gaps, incomplete snapshots) and integrity (the `verify` result, anchor included).
+//! Only snapshots that verify count toward compliance. Renderers: JSON (canonical), Markdown,
+//! self-contained HTML, OSCAL assessment-results.
+
+pub mod html;
+pub mod markdown;
+pub mod oscal;
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::bundle::RESULTS;
+use super::schedule::{Gap, Schedule};
+use super::signing::PublicKey;
+use super::store::Store;
+use super::verify::{self, ChainReport, VerifyOptions};
+use super::{Result, rfc3339};
+
+/// What to report on.
+#[derive(Clone, Debug)]
+pub struct ReportOptions {
+    /// Period start.
+    pub from: Timestamp,
+    /// Period end.
+    pub to: Timestamp,
+    /// One cluster, or every cluster in the store.
+    pub cluster: Option<String>,
+    /// One policy, or every policy.
+    pub policy: Option<String>,
+    /// Pinned signing key for the integrity check.
+    pub public_key: Option<PublicKey>,
+    /// Report generation time.
+    pub now: Timestamp,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeriodReport {
+    /// Period start (RFC 3339).
+    pub from: String,
+    /// Period end (RFC 3339).
+    pub to: String,
+    /// Generation time.
+    pub generated_at: String,
+    /// The store.
+    pub store: String,
+    /// Operator version that produced the report.
+    pub operator_version: String,
+    /// One per chain (cluster and policy).
+    pub clusters: Vec<ClusterReport>,
+}
+
+/// One chain's report.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterReport {
+    /// Cluster.
+    pub cluster: String,
+    /// Policy.
+    pub policy: String,
+    /// Evidence integrity.
+    pub integrity: Integrity,
+    /// Evidence completeness.
+    pub completeness: Completeness,
+    /// Per control, sorted by control id and name.
+    pub controls: Vec<ControlPeriod>,
+}
+
+/// Whether the evidence verifies.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Integrity {
+    /// No break in the period.
+    pub verified: bool,
+    /// Signed snapshots.
+    pub signed: usize,
+    /// Breaks, as `kind key: message`.
+    pub problems: Vec<String>,
+    /// Where the chain is anchored, when not at its genesis or when noted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<String>,
+    /// Signing keys.
+    pub key_fingerprints: Vec<String>,
+}
+
+/// Expected versus present evidence.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Completeness {
+    /// The schedule (`interval 1h` or `cron …`).
+    pub schedule: String,
+    /// Schedule slots in the period.
+    pub expected: usize,
+    /// Slots covered by a verified snapshot.
+    pub present: usize,
+    /// `present / expected` (1 when nothing was expected).
+    pub ratio: f64,
+    /// Runs of missed slots.
+    pub gaps: Vec<Gap>,
+    /// Snapshots left without a manifest.
+    pub incomplete: usize,
+    /// Snapshots that failed verification (not counted).
+    pub rejected: usize,
+}
+
+/// One control over the period.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ControlPeriod {
+    /// Soc2Control name.
+    pub name: String,
+    /// Control id, e.g. `CC6.1`.
+    pub control_id: String,
+    /// Criteria.
+    pub criteria: String,
+    /// Title.
+    pub title: String,
+    /// Evaluations in the period.
+    pub evaluations: usize,
+    /// Of which compliant (compliant, attested or not applicable).
+    pub compliant: usize,
+    /// `compliant / evaluations`.
+    pub share_compliant: f64,
+    /// The longest run of non-compliant evaluations.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub longest_non_compliant: Option<Window>,
+    /// Status of the last evaluation in the period.
+    pub state_at_end: String,
+    /// Failing findings in the last evaluation.
+    pub failing_at_end: usize,
+    /// Every exception seen in the period.
+    pub exceptions: Vec<ExceptionRecord>,
+    /// Every evaluation: time and status.
+    pub timeline: Vec<Point>,
+}
+
+/// A non-compliant window.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Window {
+    /// First non-compliant evaluation.
+    pub from: String,
+    /// The next compliant evaluation, or the period end when still non-compliant.
+    pub to: String,
+    /// Length in seconds.
+    pub seconds: i64,
+    /// Non-compliant evaluations in the window.
+    pub evaluations: usize,
+    /// Whether it lasted until the end of the period.
+    pub open: bool,
+}
+
+/// An exception as recorded in the evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExceptionRecord {
+    /// The check it applies to (absent: every check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
+    /// Justification.
+    pub reason: String,
+    /// Approver.
+    pub approved_by: String,
+    /// Expiry as written.
+    pub expires: String,
+    /// Ticket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    /// First evaluation it appears in.
+    pub first_seen: String,
+    /// Last evaluation it appears in.
+    pub last_seen: String,
+    /// Findings it covered, summed over evaluations.
+    pub findings_covered: usize,
+    /// Whether it had expired by the last evaluation it appears in.
+    pub expired_at_end: bool,
+}
+
+/// One evaluation on the timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Point {
+    /// Time.
+    pub time: String,
+    /// Status.
+    pub status: String,
+}
+
+// What the report reads from `results.json` (a subset of the engine's `Evaluation`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResultsDoc {
+    controls: Vec<ControlDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ControlDoc {
+    name: String,
+    control_id: String,
+    criteria: String,
+    #[serde(default)]
+    title: String,
+    status: String,
+    #[serde(default)]
+    failing: usize,
+    #[serde(default)]
+    exceptions: Vec<ExceptionDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExceptionDoc {
+    #[serde(default)]
+    check: Option<String>,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    approved_by: String,
+    #[serde(default)]
+    expires: String,
+    #[serde(default)]
+    ticket: Option<String>,
+    #[serde(default)]
+    expired: bool,
+    #[serde(default)]
+    matched: usize,
+}
+
+/// Whether a status counts as compliant.
+pub fn is_compliant(status: &str) -> bool {
+    matches!(status, "Compliant" | "Attested" | "NotApplicable")
+}
+
+/// Builds the report from the store.
+pub async fn build(store: &Store, options: &ReportOptions) -> Result<PeriodReport> {
+    let verify_options = VerifyOptions {
+        cluster: options.cluster.clone(),
+        policy: options.policy.clone(),
+        from: Some(options.from),
+        to: Some(options.to),
+        public_key: options.public_key,
+        now: options.now,
+    };
+    let verified = verify::verify(store, &verify_options).await?;
+    let mut clusters = Vec::new();
+    for chain in &verified.chains {
+        clusters.push(chain_report(store, chain, options).await?);
+    }
+    Ok(PeriodReport {
+        from: rfc3339(options.from),
+        to: rfc3339(options.to),
+        generated_at: rfc3339(options.now),
+        store: store.to_string(),
+        operator_version: env!("CARGO_PKG_VERSION").to_string(),
+        clusters,
+    })
+}
+
+struct Accum {
+    doc_name: String,
+    control_id: String,
+    criteria: String,
+    title: String,
+    points: Vec<(Timestamp, String)>,
+    failing_at_end: usize,
+    exceptions: BTreeMap<(Option<String>, String, String, String), ExceptionRecord>,
+}
+
+async fn chain_report(
+    store: &Store,
+    chain: &ChainReport,
+    options: &ReportOptions,
+) -> Result<ClusterReport> {
+    let mut controls: BTreeMap<String, Accum> = BTreeMap::new();
+    let mut rejected = 0;
+    let mut covered_slots = std::collections::BTreeSet::new();
+    let schedule = chain
+        .schedule
+        .as_ref()
+        .and_then(|s| Schedule::from_manifest(s).ok());
+    for entry in &chain.entries {
+        if !entry.ok {
+            rejected += 1;
+            continue;
+        }
+        let key = format!("{}/{RESULTS}", entry.folder);
+        let Some(bytes) = store.get_opt(&key).await? else {
+            rejected += 1;
+            continue;
+        };
+        let Ok(doc) = serde_json::from_slice::<ResultsDoc>(&bytes) else {
+            rejected += 1;
+            continue;
+        };
+        if let Some(slot) = schedule.as_ref().and_then(|s| s.slot_of(entry.time)) {
+            covered_slots.insert(slot);
+        }
+        let time = rfc3339(entry.time);
+        for c in doc.controls {
+            let acc = controls.entry(c.name.clone()).or_insert_with(|| Accum {
+                doc_name: c.name.clone(),
+                control_id: c.control_id.clone(),
+                criteria: c.criteria.clone(),
+                title: c.title.clone(),
+                points: Vec::new(),
+                failing_at_end: 0,
+                exceptions: BTreeMap::new(),
+            });
+            acc.control_id = c.control_id;
+            acc.title = c.title;
+            acc.criteria = c.criteria;
+            acc.points.push((entry.time, c.status));
+            acc.failing_at_end = c.failing;
+            for e in c.exceptions {
+                let k = (
+                    e.check.clone(),
+                    e.reason.clone(),
+                    e.approved_by.clone(),
+                    e.expires.clone(),
+                );
+                let rec = acc.exceptions.entry(k).or_insert_with(|| ExceptionRecord {
+                    check: e.check,
+                    reason: e.reason,
+                    approved_by: e.approved_by,
+                    expires: e.expires,
+                    ticket: e.ticket,
+                    first_seen: time.clone(),
+                    last_seen: time.clone(),
+                    findings_covered: 0,
+                    expired_at_end: false,
+                });
+                rec.last_seen = time.clone();
+                rec.findings_covered += e.matched;
+                rec.expired_at_end = e.expired;
+            }
+        }
+    }
+    let mut out: Vec<ControlPeriod> = controls
+        .into_values()
+        .map(|a| control_period(a, options.to))
+        .collect();
+    out.sort_by(|a, b| (&a.control_id, &a.name).cmp(&(&b.control_id, &b.name)));
+
+    let expected = schedule
+        .as_ref()
+        .map_or(0, |s| s.slots(options.from, options.to).len());
+    let in_period = covered_slots
+        .iter()
+        .filter(|s| **s >= options.from && **s < options.to)
+        .count();
+    let present = if expected == 0 {
+        in_period
+    } else {
+        in_period.min(expected)
+    };
+    let schedule_text = match &chain.schedule {
+        Some(s) => match (&s.cron, &s.interval) {
+            (Some(c), _) => format!("cron {c}"),
+            (None, Some(i)) => format!("every {i}"),
+            _ => "unknown".into(),
+        },
+        None => "unknown (no snapshot)".into(),
+    };
+    let anchor = chain.anchor.as_ref().and_then(|a| {
+        (!a.genesis).then(|| format!("{} (sequence {}): {}", a.key, a.sequence, a.note))
+    });
+    Ok(ClusterReport {
+        cluster: chain.cluster.clone(),
+        policy: chain.policy.clone(),
+        integrity: Integrity {
+            verified: chain.ok(),
+            signed: chain.signed,
+            problems: chain
+                .problems
+                .iter()
+                .map(|p| format!("{} {}: {}", p.kind, p.key, p.message))
+                .collect(),
+            anchor,
+            key_fingerprints: chain.key_fingerprints.clone(),
+        },
+        completeness: Completeness {
+            schedule: schedule_text,
+            expected,
+            present,
+            ratio: if expected == 0 {
+                1.0
+            } else {
+                present as f64 / expected as f64
+            },
+            gaps: chain.gaps.iter().map(|g| g.gap.clone()).collect(),
+            incomplete: chain
+                .problems
+                .iter()
+                .filter(|p| p.kind == "incomplete")
+                .count(),
+            rejected,
+        },
+        controls: out,
+    })
+}
+
+fn control_period(a: Accum, period_end: Timestamp) -> ControlPeriod {
+    let evaluations = a.points.len();
+    let compliant = a.points.iter().filter(|(_, s)| is_compliant(s)).count();
+    let mut longest: Option<Window> = None;
+    let mut i = 0;
+    while i < a.points.len() {
+        if is_compliant(&a.points[i].1) {
+            i += 1;
+            continue;
+        }
+        let start = a.points[i].0;
+        let mut j = i;
+        while j < a.points.len() && !is_compliant(&a.points[j].1) {
+            j += 1;
+        }
+        let (end, open) = match a.points.get(j) {
+            Some((t, _)) => (*t, false),
+            None => (period_end.max(a.points[j - 1].0), true),
+        };
+        let w = Window {
+            from: rfc3339(start),
+            to: rfc3339(end),
+            seconds: end.duration_since(start).as_secs(),
+            evaluations: j - i,
+            open,
+        };
+        if longest.as_ref().is_none_or(|l| w.seconds > l.seconds) {
+            longest = Some(w);
+        }
+        i = j;
+    }
+    ControlPeriod {
+        name: a.doc_name,
+        control_id: a.control_id,
+        criteria: a.criteria,
+        title: a.title,
+        evaluations,
+        compliant,
+        share_compliant: if evaluations == 0 {
+            0.0
+        } else {
+            compliant as f64 / evaluations as f64
+        },
+        longest_non_compliant: longest,
+        state_at_end: a
+            .points
+            .last()
+            .map_or_else(|| "NoEvidence".to_string(), |(_, s)| s.clone()),
+        failing_at_end: a.failing_at_end,
+        exceptions: a.exceptions.into_values().collect(),
+        timeline: a
+            .points
+            .into_iter()
+            .map(|(t, s)| Point {
+                time: rfc3339(t),
+                status: s,
+            })
+            .collect(),
+    }
+}
+
+/// Formats a share as a percentage with one decimal.
+pub fn percent(share: f64) -> String {
+    format!("{:.1}%", share * 100.0)
+}
+
+/// Formats seconds as `3d 4h 5m`.
+pub fn human_duration(seconds: i64) -> String {
+    let (d, h, m) = (
+        seconds / 86_400,
+        seconds % 86_400 / 3600,
+        seconds % 3600 / 60,
+    );
+    match (d, h, m) {
+        (0, 0, m) => format!("{m}m"),
+        (0, h, m) => format!("{h}h {m}m"),
+        (d, h, _) => format!("{d}d {h}h"),
+    }
+}

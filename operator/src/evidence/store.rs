@@ -1,0 +1,387 @@
+//! Object storage behind `object_store`: `file://` (the default), `s3://`, `gs://`, `az://`.
+//!
+//! Owns URL parsing, credentials and the few operations evidence needs: create-only put, get,
+//! list and delete. Keys given to these methods are relative to the URL's prefix. It does not
+//! retry at the evidence level (the writer does) and never logs or formats credentials: the
+//! `Display` form is the URL only.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::TryStreamExt as _;
+use object_store::path::Path;
+use object_store::{
+    ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, RetryConfig,
+};
+
+use super::{Error, Result};
+use crate::crd::StorageSpec;
+
+/// Credentials map keys read for S3.
+pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+/// See [`AWS_ACCESS_KEY_ID`].
+pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+/// See [`AWS_ACCESS_KEY_ID`].
+pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+/// Credentials map key for GCS: the service account JSON.
+pub const GCS_SERVICE_ACCOUNT: &str = "service-account.json";
+/// Credentials map keys for Azure.
+pub const AZURE_ACCOUNT_NAME: &str = "AZURE_STORAGE_ACCOUNT_NAME";
+/// See [`AZURE_ACCOUNT_NAME`].
+pub const AZURE_ACCOUNT_KEY: &str = "AZURE_STORAGE_ACCOUNT_KEY";
+
+/// One listed object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    /// Key relative to the store prefix.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// An evidence store. `Debug` and `Display` show the URL only (the backend's own `Debug` can
+/// include credentials).
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    prefix: String,
+    url: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("url", &self.url)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Display for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+impl Store {
+    /// Opens the store described by a policy's storage spec. `credentials` holds the keys of the
+    /// credentials Secret (see the `*_KEY` constants); absent keys fall back to the environment.
+    pub fn open(spec: &StorageSpec, credentials: &BTreeMap<String, String>) -> Result<Self> {
+        let url = spec.url.trim();
+        let bad = |message: String| Error::StoreConfig {
+            url: url.to_string(),
+            message,
+        };
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| bad("expected file://, s3://, gs:// or az://".into()))?;
+        let retry = RetryConfig {
+            max_retries: 2,
+            retry_timeout: Duration::from_secs(30),
+            ..Default::default()
+        };
+        if scheme == "file" {
+            let dir = rest;
+            if !dir.starts_with('/') {
+                return Err(bad(
+                    "file:// URLs need an absolute path (file:///...)".into()
+                ));
+            }
+            std::fs::create_dir_all(dir).map_err(|e| bad(format!("creating {dir}: {e}")))?;
+            let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)
+                .map_err(|e| bad(e.to_string()))?
+                .with_automatic_cleanup(true);
+            return Ok(Self {
+                inner: Arc::new(fs),
+                prefix: String::new(),
+                url: url.to_string(),
+            });
+        }
+        let (bucket, prefix) = match rest.split_once('/') {
+            Some((b, p)) => (b, p.trim_matches('/')),
+            None => (rest, ""),
+        };
+        if bucket.is_empty() {
+            return Err(bad("the URL names no bucket".into()));
+        }
+        let cred = |k: &str| credentials.get(k).map(|v| v.trim().to_string());
+        let inner: Arc<dyn ObjectStore> = match scheme {
+            "s3" => {
+                let mut b = object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_retry(retry)
+                    .with_conditional_put(object_store::aws::S3ConditionalPut::ETagMatch);
+                if let Some(e) = &spec.endpoint {
+                    b = b.with_endpoint(e);
+                }
+                if let Some(r) = &spec.region {
+                    b = b.with_region(r);
+                }
+                if spec.path_style {
+                    b = b.with_virtual_hosted_style_request(false);
+                }
+                if spec.allow_http {
+                    b = b.with_allow_http(true);
+                }
+                if let Some(v) = cred(AWS_ACCESS_KEY_ID) {
+                    b = b.with_access_key_id(v);
+                }
+                if let Some(v) = cred(AWS_SECRET_ACCESS_KEY) {
+                    b = b.with_secret_access_key(v);
+                }
+                if let Some(v) = cred(AWS_SESSION_TOKEN) {
+                    b = b.with_token(v);
+                }
+                Arc::new(b.build().map_err(|e| bad(e.to_string()))?)
+            }
+            "gs" => {
+                let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_retry(retry);
+                if let Some(v) = cred(GCS_SERVICE_ACCOUNT) {
+                    b = b.with_service_account_key(v);
+                }
+                Arc::new(b.build().map_err(|e| bad(e.to_string()))?)
+            }
+            "az" | "azure" => {
+                let mut b = object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_container_name(bucket)
+                    .with_retry(retry);
+                if let Some(v) = cred(AZURE_ACCOUNT_NAME) {
+                    b = b.with_account(v);
+                }
+                if let Some(v) = cred(AZURE_ACCOUNT_KEY) {
+                    b = b.with_access_key(v);
+                }
+                if let Some(e) = &spec.endpoint {
+                    b = b.with_endpoint(e.clone());
+                }
+                if spec.allow_http {
+                    b = b.with_allow_http(true);
+                }
+                Arc::new(b.build().map_err(|e| bad(e.to_string()))?)
+            }
+            other => return Err(bad(format!("unsupported scheme {other:?}"))),
+        };
+        Ok(Self {
+            inner,
+            prefix: prefix.to_string(),
+            url: redact(url),
+        })
+    }
+
+    /// Opens a URL with default options (no endpoint override, environment credentials).
+    /// A bare path is taken as a local directory.
+    pub fn from_url(url: &str) -> Result<Self> {
+        Self::open(&storage_spec(url), &BTreeMap::new())
+    }
+
+    /// A store over any `ObjectStore` (tests, custom backends).
+    pub fn from_object_store(inner: Arc<dyn ObjectStore>, prefix: &str, url: &str) -> Self {
+        Self {
+            inner,
+            prefix: prefix.trim_matches('/').to_string(),
+            url: url.to_string(),
+        }
+    }
+
+    fn path(&self, key: &str) -> Path {
+        if self.prefix.is_empty() {
+            Path::from(key)
+        } else {
+            Path::from(format!("{}/{key}", self.prefix))
+        }
+    }
+
+    fn relative(&self, path: &Path) -> String {
+        let s = path.as_ref();
+        if self.prefix.is_empty() {
+            s.to_string()
+        } else {
+            s.strip_prefix(&self.prefix)
+                .map(|r| r.trim_start_matches('/'))
+                .unwrap_or(s)
+                .to_string()
+        }
+    }
+
+    /// Writes `bytes` at `key` unless an object is already there.
+    pub async fn put_create(&self, key: &str, bytes: Vec<u8>) -> Result<()> {
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .inner
+            .put_opts(&self.path(key), PutPayload::from(bytes), opts)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::AlreadyExists { .. }) => Err(Error::AlreadyExists {
+                key: key.to_string(),
+            }),
+            Err(source) => Err(Error::Store {
+                op: "put",
+                key: key.to_string(),
+                source,
+            }),
+        }
+    }
+
+    /// Reads an object; `Ok(None)` when it does not exist.
+    pub async fn get_opt(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let err = |source| Error::Store {
+            op: "get",
+            key: key.to_string(),
+            source,
+        };
+        match self.inner.get(&self.path(key)).await {
+            Ok(r) => Ok(Some(r.bytes().await.map_err(err)?.to_vec())),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    /// Reads an object that must exist.
+    pub async fn get(&self, key: &str) -> Result<Vec<u8>> {
+        self.get_opt(key).await?.ok_or_else(|| Error::Manifest {
+            key: key.to_string(),
+            message: "not found".into(),
+        })
+    }
+
+    /// Every object below `prefix` (recursively), sorted by key.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<Listed>> {
+        let p = self.path(prefix.trim_end_matches('/'));
+        let mut out: Vec<Listed> = self
+            .inner
+            .list(Some(&p))
+            .map_ok(|m| Listed {
+                key: self.relative(&m.location),
+                size: m.size,
+            })
+            .try_collect()
+            .await
+            .map_err(|source| Error::Store {
+                op: "list",
+                key: prefix.to_string(),
+                source,
+            })?;
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    /// The immediate sub-folders of `prefix` (`""` for the top), as names.
+    pub async fn folders(&self, prefix: &str) -> Result<Vec<String>> {
+        let p = if prefix.is_empty() && self.prefix.is_empty() {
+            None
+        } else {
+            Some(self.path(prefix.trim_end_matches('/')))
+        };
+        let listed = self
+            .inner
+            .list_with_delimiter(p.as_ref())
+            .await
+            .map_err(|source| Error::Store {
+                op: "list",
+                key: prefix.to_string(),
+                source,
+            })?;
+        let mut out: Vec<String> = listed
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// Deletes one object (missing objects are not an error).
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        match self.inner.delete(&self.path(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(Error::Store {
+                op: "delete",
+                key: key.to_string(),
+                source,
+            }),
+        }
+    }
+}
+
+/// The URL without any `user:password@` part, for display.
+pub fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            if path.is_empty() && !rest.contains('/') {
+                format!("{scheme}://{host}")
+            } else {
+                format!("{scheme}://{host}/{path}")
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+/// A storage spec for a bare URL or local path (CLI convenience).
+pub fn storage_spec(url: &str) -> StorageSpec {
+    let url = if url.contains("://") {
+        url.to_string()
+    } else {
+        let p = std::path::Path::new(url);
+        let abs = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            std::env::current_dir().unwrap_or_default().join(p)
+        };
+        format!("file://{}", abs.display())
+    };
+    StorageSpec {
+        url,
+        endpoint: None,
+        region: None,
+        path_style: false,
+        allow_http: false,
+        credentials_secret: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_parsed_and_redacted() {
+        assert_eq!(
+            redact("s3://AKIA:secret@bucket/prefix"),
+            "s3://bucket/prefix"
+        );
+        assert_eq!(redact("s3://bucket"), "s3://bucket");
+        assert_eq!(redact("file:///var/lib/x"), "file:///var/lib/x");
+        let bad = |u: &str| Store::from_url(u).unwrap_err().to_string();
+        assert!(bad("ftp://x/y").contains("unsupported scheme"));
+        assert!(bad("s3:///prefix").contains("no bucket"));
+        let s = Store::open(
+            &StorageSpec {
+                url: "s3://bucket/a/b/".into(),
+                endpoint: Some("http://127.0.0.1:1".into()),
+                region: Some("eu-west-1".into()),
+                path_style: true,
+                allow_http: true,
+                credentials_secret: None,
+            },
+            &[
+                (AWS_ACCESS_KEY_ID.to_string(), "AKIDEXAMPLE".to_string()),
+                (AWS_SECRET_ACCESS_KEY.to_string(), "hunter2".to_string()),
+            ]
+            .into_iter()
+            .collect(),
+        )
+        .unwrap();
+        assert_eq!(s.prefix, "a/b");
+        assert!(!format!("{s} {s:?}").contains("hunter2"));
+    }
+}

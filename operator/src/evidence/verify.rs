@@ -1,0 +1,598 @@
+//! `evidence verify`: checks every digest, signature, chain link and sequence number of the
+//! chains in a store, and reports gaps against the schedule.
+//!
+//! Breaks (exit 1) name the object at fault: a document whose digest or size differs, a missing
+//! or unexpected object, a bad or missing signature, a manifest whose `previous` or `sequence`
+//! does not follow the one before it (a snapshot deleted, reordered or altered), a manifest
+//! whose time does not match its folder (renamed folders), and incomplete snapshots (documents
+//! without a manifest: a crashed or interrupted write). Gaps are reported, not breaks. The oldest
+//! manifest examined is the anchor; when it is not the genesis (sequence 0), earlier snapshots
+//! were removed by retention (or lie before `--from`), and the report says so.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::chain::{self, SnapshotListing};
+use super::layout::MANIFEST;
+use super::manifest::{self, Manifest};
+use super::schedule::{Gap, Schedule};
+use super::signing::PublicKey;
+use super::store::Store;
+use super::{Result, rfc3339, sha256_hex};
+
+/// What to verify.
+#[derive(Clone, Debug)]
+pub struct VerifyOptions {
+    /// Only this cluster (default: every cluster in the store).
+    pub cluster: Option<String>,
+    /// Only this policy (default: every policy).
+    pub policy: Option<String>,
+    /// Only snapshots at or after this time.
+    pub from: Option<Timestamp>,
+    /// Only snapshots at or before this time.
+    pub to: Option<Timestamp>,
+    /// The expected signing key; when set, unsigned manifests and other keys are breaks.
+    pub public_key: Option<PublicKey>,
+    /// The current time (for the gap since the last snapshot).
+    pub now: Timestamp,
+}
+
+impl VerifyOptions {
+    /// Everything in the store, as of `now`.
+    pub fn all(now: Timestamp) -> Self {
+        Self {
+            cluster: None,
+            policy: None,
+            from: None,
+            to: None,
+            public_key: None,
+            now,
+        }
+    }
+}
+
+/// A break in a chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Problem {
+    /// The object (or folder) at fault.
+    pub key: String,
+    /// `digest`, `size`, `missing-document`, `unexpected-object`, `signature`, `unsigned`,
+    /// `chain`, `sequence`, `time`, `manifest`, `incomplete` or `layout`.
+    pub kind: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Where verification of a chain starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Anchor {
+    /// Manifest key of the oldest snapshot examined.
+    pub key: String,
+    /// Its sequence number.
+    pub sequence: u64,
+    /// Whether it is the first snapshot ever written (sequence 0, no previous).
+    pub genesis: bool,
+    /// Why the chain is trusted from here.
+    pub note: String,
+}
+
+/// A run of missed slots.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GapFinding {
+    /// The manifest after the gap (or the last one, for an open gap).
+    pub key: String,
+    /// The missed slots.
+    #[serde(flatten)]
+    pub gap: Gap,
+    /// Whether the manifest recorded it (`false`: found only by comparing with the schedule).
+    pub recorded: bool,
+    /// True for the gap between the last snapshot and now (or `--to`).
+    pub open: bool,
+}
+
+/// A snapshot that was examined.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Entry {
+    /// Manifest key.
+    pub key: String,
+    /// Folder key.
+    pub folder: String,
+    /// Snapshot time.
+    pub time: Timestamp,
+    /// Sequence number.
+    pub sequence: u64,
+    /// SHA-256 of the manifest.
+    pub digest: String,
+    /// Whether every check of this snapshot passed.
+    pub ok: bool,
+}
+
+/// The verification of one chain.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainReport {
+    /// Cluster.
+    pub cluster: String,
+    /// Policy.
+    pub policy: String,
+    /// Complete snapshots examined.
+    pub snapshots: usize,
+    /// Of which signed with a valid signature.
+    pub signed: usize,
+    /// Key fingerprints seen, in order of first use.
+    pub key_fingerprints: Vec<String>,
+    /// The schedule of the newest manifest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<super::schedule::ScheduleSpec>,
+    /// Where the chain is anchored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<Anchor>,
+    /// Manifest key of the newest snapshot examined.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    /// Breaks.
+    pub problems: Vec<Problem>,
+    /// Gaps against the schedule.
+    pub gaps: Vec<GapFinding>,
+    /// Every complete snapshot examined, oldest first.
+    pub entries: Vec<Entry>,
+}
+
+impl ChainReport {
+    /// Whether the chain has no break.
+    pub fn ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// The verification of a store.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyReport {
+    /// The store URL.
+    pub store: String,
+    /// One per chain.
+    pub chains: Vec<ChainReport>,
+}
+
+impl VerifyReport {
+    /// Whether every chain is free of breaks.
+    pub fn ok(&self) -> bool {
+        self.chains.iter().all(ChainReport::ok)
+    }
+
+    /// Human-readable summary, one line per finding.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        if self.chains.is_empty() {
+            out.push_str(&format!("no evidence chains found in {}\n", self.store));
+        }
+        for c in &self.chains {
+            let status = if c.ok() { "OK" } else { "BROKEN" };
+            out.push_str(&format!(
+                "{status} {}/{}: {} snapshot(s), {} signed, {} problem(s), {} gap(s)\n",
+                c.cluster,
+                c.policy,
+                c.snapshots,
+                c.signed,
+                c.problems.len(),
+                c.gaps.len()
+            ));
+            if let Some(a) = &c.anchor {
+                out.push_str(&format!(
+                    "  anchor: {} (sequence {}): {}\n",
+                    a.key, a.sequence, a.note
+                ));
+            }
+            if let Some(h) = &c.head {
+                out.push_str(&format!("  head: {h}\n"));
+            }
+            for fp in &c.key_fingerprints {
+                out.push_str(&format!("  signing key: {fp}\n"));
+            }
+            for p in &c.problems {
+                out.push_str(&format!("  BREAK [{}] {}: {}\n", p.kind, p.key, p.message));
+            }
+            for g in &c.gaps {
+                let how = match (g.open, g.recorded) {
+                    (true, _) => "open, no snapshot since",
+                    (false, true) => "recorded",
+                    (false, false) => "not recorded in the manifest",
+                };
+                out.push_str(&format!(
+                    "  GAP {} slot(s) missed from {} to {} before {} ({how})\n",
+                    g.gap.missed, g.gap.from, g.gap.to, g.key
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// Verifies the chains of a store.
+pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyReport> {
+    let mut report = VerifyReport {
+        store: store.to_string(),
+        chains: Vec::new(),
+    };
+    for (cluster, policy) in chain::chains(store).await? {
+        if options.cluster.as_ref().is_some_and(|c| *c != cluster)
+            || options.policy.as_ref().is_some_and(|p| *p != policy)
+        {
+            continue;
+        }
+        report
+            .chains
+            .push(verify_chain(store, &cluster, &policy, options).await?);
+    }
+    Ok(report)
+}
+
+/// The snapshot before the current one, as far as linking is concerned.
+struct Prev {
+    key: String,
+    digest: String,
+    sequence: u64,
+    time: Timestamp,
+}
+
+/// Verifies one chain.
+pub async fn verify_chain(
+    store: &Store,
+    cluster: &str,
+    policy: &str,
+    options: &VerifyOptions,
+) -> Result<ChainReport> {
+    let listings = chain::list_snapshots(store, cluster, policy).await?;
+    let mut report = ChainReport {
+        cluster: cluster.to_string(),
+        policy: policy.to_string(),
+        ..Default::default()
+    };
+    let in_range = |l: &SnapshotListing| {
+        l.info.as_ref().is_some_and(|i| {
+            options.from.is_none_or(|f| i.time >= f) && options.to.is_none_or(|t| i.time <= t)
+        })
+    };
+    // The complete snapshot just before the range links the first one in it.
+    let mut prev: Option<Prev> = None;
+    if options.from.is_some()
+        && let Some(before) = listings.iter().rfind(|l| {
+            l.complete()
+                && l.info
+                    .as_ref()
+                    .is_some_and(|i| options.from.is_some_and(|f| i.time < f))
+        })
+    {
+        let key = before.manifest_key();
+        let bytes = store.get(&key).await?;
+        if let Ok(m) = Manifest::parse(&key, &bytes) {
+            prev = m.time.parse().ok().map(|time| Prev {
+                key: key.clone(),
+                digest: sha256_hex(&bytes),
+                sequence: m.sequence,
+                time,
+            });
+        }
+    }
+    let mut schedule: Option<Schedule> = None;
+    for l in &listings {
+        if l.info.is_none() {
+            for o in &l.objects {
+                report.problems.push(Problem {
+                    key: join(&l.folder, &o.key),
+                    kind: "layout",
+                    message: "object outside any snapshot folder (expected <cluster>/<policy>/YYYY/MM/DD/<time>-<digest>/)".into(),
+                });
+            }
+            continue;
+        }
+        if !in_range(l) {
+            continue;
+        }
+        if !l.complete() {
+            report.problems.push(Problem {
+                key: l.folder.clone(),
+                kind: "incomplete",
+                message: format!(
+                    "incomplete snapshot: {} object(s) without {MANIFEST} (interrupted write); not evidence",
+                    l.objects.len()
+                ),
+            });
+            continue;
+        }
+        let entry =
+            verify_snapshot(store, l, &mut prev, &mut schedule, options, &mut report).await?;
+        if let Some(e) = entry {
+            report.entries.push(e);
+        }
+    }
+    report.snapshots = report.entries.len();
+    report.head = report.entries.last().map(|e| e.key.clone());
+    // The open gap since the last snapshot.
+    if let (Some(p), Some(s)) = (&prev, &schedule) {
+        let end = options.to.map_or(options.now, |t| t.min(options.now));
+        for gap in s.gaps_between(p.time, end) {
+            report.gaps.push(GapFinding {
+                key: p.key.clone(),
+                gap,
+                recorded: false,
+                open: true,
+            });
+        }
+    }
+    report.schedule = schedule.map(|s| s.spec());
+    Ok(report)
+}
+
+fn join(folder: &str, name: &str) -> String {
+    if folder.is_empty() {
+        name.to_string()
+    } else {
+        format!("{folder}/{name}")
+    }
+}
+
+/// Checks one complete snapshot; returns its entry unless the manifest is unreadable.
+async fn verify_snapshot(
+    store: &Store,
+    l: &SnapshotListing,
+    prev: &mut Option<Prev>,
+    schedule: &mut Option<Schedule>,
+    options: &VerifyOptions,
+    report: &mut ChainReport,
+) -> Result<Option<Entry>> {
+    let key = l.manifest_key();
+    let problems_before = report.problems.len();
+    let problem = |report: &mut ChainReport, key: &str, kind: &'static str, message: String| {
+        report.problems.push(Problem {
+            key: key.to_string(),
+            kind,
+            message,
+        })
+    };
+    let bytes = store.get(&key).await?;
+    let digest = sha256_hex(&bytes);
+    let manifest = match Manifest::parse(&key, &bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            problem(report, &key, "manifest", e.to_string());
+            // Nothing links past an unreadable manifest.
+            *prev = None;
+            return Ok(None);
+        }
+    };
+    let Some(info) = &l.info else { return Ok(None) };
+    let time: Option<Timestamp> = manifest.time.parse().ok();
+    match time {
+        Some(t) if t == info.time => {}
+        _ => problem(
+            report,
+            &key,
+            "time",
+            format!(
+                "manifest time {} does not match its folder ({}): the snapshot was moved or renamed",
+                manifest.time,
+                rfc3339(info.time)
+            ),
+        ),
+    }
+    let time = time.unwrap_or(info.time);
+    if manifest.cluster != report.cluster || manifest.policy != report.policy {
+        problem(
+            report,
+            &key,
+            "manifest",
+            format!(
+                "manifest names {}/{} but is stored under {}/{}",
+                manifest.cluster, manifest.policy, report.cluster, report.policy
+            ),
+        );
+    }
+    // Documents.
+    for d in &manifest.documents {
+        let doc_key = join(&l.folder, &d.name);
+        if d.name == MANIFEST || d.name.contains('/') {
+            problem(
+                report,
+                &key,
+                "manifest",
+                format!("invalid document name {:?}", d.name),
+            );
+            continue;
+        }
+        match store.get_opt(&doc_key).await? {
+            None => problem(
+                report,
+                &doc_key,
+                "missing-document",
+                "listed in the manifest but not in the store".into(),
+            ),
+            Some(b) => {
+                if b.len() as u64 != d.size {
+                    problem(
+                        report,
+                        &doc_key,
+                        "size",
+                        format!("{} bytes, the manifest says {}", b.len(), d.size),
+                    );
+                }
+                let actual = sha256_hex(&b);
+                if actual != d.sha256 {
+                    problem(
+                        report,
+                        &doc_key,
+                        "digest",
+                        format!("sha256 {actual}, the manifest says {}", d.sha256),
+                    );
+                }
+            }
+        }
+    }
+    for o in &l.objects {
+        if o.key != MANIFEST && !manifest.documents.iter().any(|d| d.name == o.key) {
+            problem(
+                report,
+                &join(&l.folder, &o.key),
+                "unexpected-object",
+                "in the snapshot folder but not listed in its manifest".into(),
+            );
+        }
+    }
+    // Signature.
+    match (&manifest.signature, &options.public_key) {
+        (None, Some(_)) => problem(
+            report,
+            &key,
+            "unsigned",
+            "manifest is not signed but a public key was given".into(),
+        ),
+        (None, None) => {}
+        (Some(_), pinned) => {
+            let embedded = manifest
+                .public_key
+                .as_deref()
+                .and_then(|k| PublicKey::from_base64(k).ok());
+            let key_to_use = pinned.or(embedded);
+            match key_to_use {
+                None => problem(
+                    report,
+                    &key,
+                    "signature",
+                    "signed, but no usable public key".into(),
+                ),
+                Some(k) => {
+                    if manifest.key_fingerprint.as_deref() != Some(k.fingerprint().as_str()) {
+                        problem(
+                            report,
+                            &key,
+                            "signature",
+                            format!(
+                                "signed by key {}, expected {}",
+                                manifest.key_fingerprint.as_deref().unwrap_or("(none)"),
+                                k.fingerprint()
+                            ),
+                        );
+                    } else if !manifest::verify_stored(&bytes, &k) {
+                        problem(
+                            report,
+                            &key,
+                            "signature",
+                            "signature does not verify".into(),
+                        );
+                    } else {
+                        report.signed += 1;
+                        if !report.key_fingerprints.contains(&k.fingerprint()) {
+                            report.key_fingerprints.push(k.fingerprint());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Schedule and chain.
+    let this_schedule = Schedule::from_manifest(&manifest.schedule).ok();
+    if this_schedule.is_none() {
+        problem(report, &key, "manifest", "unreadable schedule".into());
+    }
+    match prev.as_ref() {
+        Some(p) => {
+            if manifest.previous.as_deref() != Some(p.digest.as_str()) {
+                problem(
+                    report,
+                    &key,
+                    "chain",
+                    format!(
+                        "previous is {}, but the snapshot before it ({}) has digest {}: a snapshot was deleted, reordered or altered",
+                        manifest.previous.as_deref().unwrap_or("null"),
+                        p.key,
+                        p.digest
+                    ),
+                );
+            }
+            if manifest.sequence != p.sequence + 1 {
+                problem(
+                    report,
+                    &key,
+                    "sequence",
+                    format!(
+                        "sequence {} follows {} ({})",
+                        manifest.sequence, p.sequence, p.key
+                    ),
+                );
+            }
+            if let Some(s) = &this_schedule {
+                let expected = s.gaps_between(p.time, time);
+                for g in &manifest.gaps {
+                    report.gaps.push(GapFinding {
+                        key: key.clone(),
+                        gap: g.clone(),
+                        recorded: true,
+                        open: false,
+                    });
+                }
+                if manifest.gaps.is_empty() {
+                    for gap in expected {
+                        report.gaps.push(GapFinding {
+                            key: key.clone(),
+                            gap,
+                            recorded: false,
+                            open: false,
+                        });
+                    }
+                }
+            }
+        }
+        None => {
+            let genesis = manifest.sequence == 0 && manifest.previous.is_none();
+            let note = if genesis {
+                "first snapshot of the chain".to_string()
+            } else if report.entries.is_empty() {
+                format!(
+                    "oldest snapshot kept; the {} before it were removed by retention or lie before --from (previous digest {} is not checked)",
+                    manifest.sequence,
+                    manifest.previous.as_deref().unwrap_or("null")
+                )
+            } else {
+                "verification restarts here after an unreadable manifest".to_string()
+            };
+            if report.anchor.is_none() {
+                report.anchor = Some(Anchor {
+                    key: key.clone(),
+                    sequence: manifest.sequence,
+                    genesis,
+                    note,
+                });
+            }
+            for g in &manifest.gaps {
+                report.gaps.push(GapFinding {
+                    key: key.clone(),
+                    gap: g.clone(),
+                    recorded: true,
+                    open: false,
+                });
+            }
+        }
+    }
+    if let Some(s) = this_schedule {
+        *schedule = Some(s);
+    }
+    *prev = Some(Prev {
+        key: key.clone(),
+        digest: digest.clone(),
+        sequence: manifest.sequence,
+        time,
+    });
+    Ok(Some(Entry {
+        key,
+        folder: l.folder.clone(),
+        time,
+        sequence: manifest.sequence,
+        digest,
+        ok: report.problems.len() == problems_before,
+    }))
+}
