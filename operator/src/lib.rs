@@ -45,6 +45,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub mod checks;
 pub mod cli;
+pub mod controller;
 pub mod engine;
+pub mod http;
+pub mod metrics;
 pub mod snapshot;
 pub mod telemetry;

@@ -6,6 +6,7 @@ mod audit;
 mod controls;
 mod crdgen;
 mod output;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +63,8 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run the operator: watch the cluster, keep every Soc2Control's status current, enforce.
+    Run(run::RunArgs),
 }
 
 /// Parses arguments and runs the command; returns the process exit status.
@@ -72,6 +75,7 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Checks { output } => output::print_catalog(output),
         Command::Crdgen { out, check } => crdgen::run(&out, check),
+        Command::Run(args) => run::run(args),
     };
     ExitCode::from(code)
 }
