@@ -335,3 +335,8 @@ fn tokio_stream_from(
 ) -> impl futures::Stream<Item = ()> + Send + Unpin + 'static {
     Box::pin(futures::stream::poll_fn(move |cx| rx.poll_recv(cx)))
 }
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests;

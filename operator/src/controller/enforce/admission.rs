@@ -429,56 +429,142 @@ mod tests {
         assert!(a[0].policy["metadata"]["annotations"][HASH_ANNOTATION].is_string());
     }
 
+    /// Evaluates every validation of a rendered policy against `object` with a CEL
+    /// implementation that includes the Kubernetes extension functions; true when all pass.
+    fn admits(r: &Rendered, object: Value) -> bool {
+        use kube_cel::{KubeCelExt, cel};
+        let mut ctx = cel::Context::default().with_all();
+        ctx.add_variable("object", cel::to_value(&object).unwrap())
+            .unwrap();
+        r.policy["spec"]["validations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| {
+                let expr = v["expression"].as_str().unwrap();
+                let program = cel::Program::compile(expr)
+                    .unwrap_or_else(|e| panic!("{}: does not compile: {e}\n{expr}", r.name));
+                match program.execute(&ctx) {
+                    Ok(cel::Value::Bool(b)) => b,
+                    other => panic!("{}: {expr}: {other:?}", r.name),
+                }
+            })
+    }
+
+    fn pod(spec: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": spec})
+    }
+
     #[test]
-    fn cel_expressions_compile() {
+    fn privileged_rule_admits_and_denies() {
+        let c = control(json!([{"check": "workload.privileged"}]), json!({}));
+        let r = render_all(&c).remove(0);
+        assert!(admits(
+            &r,
+            pod(json!({"containers": [{"name": "a", "image": "x"}]}))
+        ));
+        assert!(admits(
+            &r,
+            pod(
+                json!({"containers": [{"name": "a", "image": "x", "securityContext": {"privileged": false}}]})
+            )
+        ));
+        assert!(!admits(
+            &r,
+            pod(
+                json!({"containers": [{"name": "a", "image": "x", "securityContext": {"privileged": true}}]})
+            )
+        ));
+        assert!(!admits(
+            &r,
+            pod(
+                json!({"containers": [{"name": "a", "image": "x"}], "initContainers": [{"name": "i", "image": "x", "securityContext": {"privileged": true}}]})
+            )
+        ));
+        assert!(!admits(
+            &r,
+            pod(json!({"hostNetwork": true, "containers": [{"name": "a", "image": "x"}]}))
+        ));
+        assert!(!admits(
+            &r,
+            pod(
+                json!({"containers": [{"name": "a", "image": "x"}], "volumes": [{"name": "h", "hostPath": {"path": "/"}}]})
+            )
+        ));
+    }
+
+    #[test]
+    fn cluster_admin_rule_admits_and_denies() {
+        let c = control(
+            json!([{"check": "rbac.cluster-admin", "params": {"allowedSubjects": [{"kind": "Group", "name": "platform-admins"}]}}]),
+            json!({}),
+        );
+        let r = render_all(&c).remove(0);
+        let crb = |role: &str, subjects: Value| json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "b"}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role}, "subjects": subjects});
+        assert!(admits(
+            &r,
+            crb(
+                "cluster-admin",
+                json!([{"kind": "Group", "name": "platform-admins"}])
+            )
+        ));
+        assert!(admits(
+            &r,
+            crb("view", json!([{"kind": "User", "name": "mallory"}]))
+        ));
+        assert!(!admits(
+            &r,
+            crb(
+                "cluster-admin",
+                json!([{"kind": "User", "name": "mallory"}])
+            )
+        ));
+        assert!(!admits(
+            &r,
+            crb(
+                "cluster-admin",
+                json!([{"kind": "ServiceAccount", "namespace": "ci", "name": "deployer"}])
+            )
+        ));
+    }
+
+    #[test]
+    fn ingress_and_image_rules_admit_and_deny() {
         let c = control(
             json!([
-                {"check": "workload.privileged"},
-                {"check": "rbac.cluster-admin"},
                 {"check": "tls.ingress"},
-                {"check": "workload.trusted-images", "params": {"allowedRegistries": ["r.example.com"]}},
+                {"check": "workload.trusted-images", "params": {"allowedRegistries": ["registry.example.com"]}},
             ]),
             json!({}),
         );
-        for r in render_all(&c) {
-            for v in r.policy["spec"]["validations"].as_array().unwrap() {
-                let expr = v["expression"].as_str().unwrap();
-                if let Err(e) = cel_check(expr) {
-                    panic!("{}: {expr}: {e}", r.name);
-                }
-            }
-        }
-    }
-
-    fn cel_check(expr: &str) -> Result<(), String> {
-        // Parentheses and quotes must balance; a full CEL compile happens in the e2e suite
-        // against a real API server.
-        let mut depth = 0i32;
-        let mut in_str = false;
-        let mut escaped = false;
-        for ch in expr.chars() {
-            if in_str {
-                match (escaped, ch) {
-                    (true, _) => escaped = false,
-                    (false, '\\') => escaped = true,
-                    (false, '\'') => in_str = false,
-                    _ => {}
-                }
-                continue;
-            }
-            match ch {
-                '\'' => in_str = true,
-                '(' | '[' => depth += 1,
-                ')' | ']' => depth -= 1,
-                _ => {}
-            }
-            if depth < 0 {
-                return Err("unbalanced".into());
-            }
-        }
-        if depth != 0 || in_str {
-            return Err("unbalanced".into());
-        }
-        Ok(())
+        let all = render_all(&c);
+        let ing = |tls: Value| json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "i"}, "spec": {"rules": [{"host": "app.example.com"}], "tls": tls}});
+        assert!(admits(
+            &all[0],
+            ing(json!([{"hosts": ["app.example.com"], "secretName": "s"}]))
+        ));
+        assert!(admits(
+            &all[0],
+            ing(json!([{"hosts": ["*.example.com"], "secretName": "s"}]))
+        ));
+        assert!(!admits(&all[0], ing(json!([]))));
+        assert!(!admits(
+            &all[0],
+            json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "i"}, "spec": {"rules": [{"host": "a.b"}]}})
+        ));
+        assert!(admits(
+            &all[1],
+            pod(json!({"containers": [{"name": "a", "image": "registry.example.com/app:1"}]}))
+        ));
+        assert!(!admits(
+            &all[1],
+            pod(json!({"containers": [{"name": "a", "image": "docker.io/library/nginx"}]}))
+        ));
+        assert!(!admits(
+            &all[1],
+            pod(
+                json!({"containers": [{"name": "a", "image": "registry.example.com.evil.io/app"}]})
+            )
+        ));
     }
 }
