@@ -1,1 +1,52 @@
-fn main() {}
+//! Snapshot build plus full baseline evaluation over synthetic clusters of 10k and 100k
+//! objects. Results are recorded in BENCHMARKS.md.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use soc2_operator::cli::baseline_controls;
+use soc2_operator::engine::evaluate;
+use soc2_operator::snapshot::ClusterSnapshot;
+use soc2_operator::synth::generate;
+
+fn bench(c: &mut Criterion) {
+    let controls = baseline_controls().expect("baseline parses");
+    let now: jiff::Timestamp = "2026-06-15T12:00:00Z".parse().expect("time");
+    let mut group = c.benchmark_group("audit");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    for n in [10_000usize, 100_000] {
+        let objects = generate(n, 42);
+        group.throughput(Throughput::Elements(objects.len() as u64));
+        group.bench_with_input(BenchmarkId::new("snapshot_build", n), &objects, |b, o| {
+            b.iter_batched(
+                || o.clone(),
+                |o| black_box(ClusterSnapshot::new(o)),
+                criterion::BatchSize::LargeInput,
+            )
+        });
+        let snapshot = ClusterSnapshot::new(objects.clone());
+        group.bench_with_input(
+            BenchmarkId::new("evaluate_baseline", n),
+            &snapshot,
+            |b, s| b.iter(|| black_box(evaluate(&controls, s, now))),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("build_and_evaluate", n),
+            &objects,
+            |b, o| {
+                b.iter_batched(
+                    || o.clone(),
+                    |o| black_box(evaluate(&controls, &ClusterSnapshot::new(o), now)),
+                    criterion::BatchSize::LargeInput,
+                )
+            },
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

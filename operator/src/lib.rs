@@ -50,4 +50,5 @@ pub mod engine;
 pub mod http;
 pub mod metrics;
 pub mod snapshot;
+pub mod synth;
 pub mod telemetry;

@@ -39,6 +39,7 @@ use super::common::{Condition, preserve_unknown_object};
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(cel)]
 #[x_kube(validation = Rule::new("!has(self.exceptions) || self.exceptions.all(e, !has(e.check) || self.checks.exists(c, c.check == e.check))").message("spec.exceptions[].check must name a check listed in spec.checks"))]
 #[x_kube(validation = Rule::new("!has(self.attestations) || self.attestations.all(a, self.checks.exists(c, c.check == a.check))").message("spec.attestations[].check must name a check listed in spec.checks"))]
 pub struct Soc2ControlSpec {
@@ -166,8 +167,10 @@ pub enum Enforcement {
 pub struct Exception {
     /// The check the exception applies to. Unset means every check of the control.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
     pub check: Option<String>,
-    /// The resources excepted. A field left unset matches anything; `name` may end in `*`.
+    /// The resources excepted (each sets at least one of kind, namespace, name). A field left
+    /// unset matches anything; `name` may end in `*`.
     #[schemars(length(min = 1, max = 128))]
     pub resources: Vec<ExceptionResource>,
     /// Why the exception is acceptable (the compensating control).
@@ -189,7 +192,7 @@ pub struct Exception {
 /// A resource pattern in an exception.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.kind) || has(self.namespace) || has(self.name)").message("an exception resource must set at least one of kind, namespace, name"))]
+#[schemars(extend("minProperties" = 1))]
 pub struct ExceptionResource {
     /// Kind, e.g. `ClusterRoleBinding`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -34,6 +34,7 @@ use super::common::Condition;
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(cel)]
 #[x_kube(validation = Rule::new("has(self.schedule) != has(self.interval)").message("set exactly one of spec.schedule and spec.interval"))]
 pub struct EvidencePolicySpec {
     /// Which controls the snapshots cover. Empty means every `Soc2Control`.

@@ -104,3 +104,6 @@ pub fn evaluate_control(
 pub fn is_clean(outcome: &Outcome) -> bool {
     matches!(outcome, Outcome::Evaluated { findings, .. } if findings.is_empty())
 }
+
+#[cfg(test)]
+mod tests;

@@ -144,3 +144,86 @@ type _KindsUsed = (
     PersistentVolumeClaim,
     PodDisruptionBudget,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{Request, Response};
+    use kube::client::Body;
+    use serde_json::json;
+
+    /// Answers like an API server without Velero, with VAP served, and with two pages of pods.
+    async fn serve(
+        mut handle: tower_test::mock::Handle<Request<Body>, Response<Body>>,
+    ) -> Vec<String> {
+        let mut seen = Vec::new();
+        while let Some((req, send)) = handle.next_request().await {
+            let uri = req.uri().to_string();
+            seen.push(uri.clone());
+            let path = req.uri().path().to_string();
+            let (status, body) = if path == "/apis/velero.io/v1" {
+                (
+                    404,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}),
+                )
+            } else if path == "/apis/admissionregistration.k8s.io/v1" {
+                (
+                    200,
+                    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "admissionregistration.k8s.io/v1",
+                    "resources": [{"name": "validatingadmissionpolicies", "namespaced": false, "kind": "ValidatingAdmissionPolicy", "verbs": ["list"], "singularName": ""}]}),
+                )
+            } else if path == "/api/v1/pods" && !uri.contains("continue=") {
+                (
+                    200,
+                    json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"continue": "page2", "resourceVersion": "5"},
+                    "items": [{"metadata": {"name": "a", "namespace": "x", "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"}}}]}),
+                )
+            } else if path == "/api/v1/pods" {
+                (
+                    200,
+                    json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "5"},
+                    "items": [{"metadata": {"name": "b", "namespace": "x"}}]}),
+                )
+            } else if path.contains("secrets") {
+                panic!("Secrets must never be requested: {uri}");
+            } else {
+                (
+                    200,
+                    json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "5"}, "items": []}),
+                )
+            };
+            let response = Response::builder()
+                .status(status)
+                .body(Body::from(serde_json::to_vec(&body).unwrap()))
+                .unwrap();
+            send.send_response(response);
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn lists_every_kind_pages_through_and_skips_absent_apis() {
+        let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let server = tokio::spawn(serve(handle));
+        let client = Client::new(service, "default");
+        let objects = load(&client).await.expect("loads");
+        drop(client);
+        let seen = server.await.unwrap();
+        assert_eq!(objects.pods.len(), 2, "both pages of pods");
+        assert!(
+            objects.pods[0].metadata.annotations.is_none(),
+            "last-applied trimmed"
+        );
+        assert!(objects.velero_backups.is_none(), "velero absent");
+        assert_eq!(
+            objects.admission_policies.as_ref().map(Vec::len),
+            Some(0),
+            "VAP served, empty"
+        );
+        assert!(
+            seen.iter()
+                .all(|u| u.contains("limit=500") || u.starts_with("/apis/") && !u.contains('?'))
+        );
+        assert!(!seen.iter().any(|u| u.contains("velero.io/v1/")));
+    }
+}
