@@ -24,8 +24,16 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_leader_election: bool,
     /// Address of the /metrics, /healthz and /readyz server.
-    #[arg(long, default_value = "0.0.0.0:8080", env = "SOC2_HTTP_ADDR")]
-    pub http_addr: SocketAddr,
+    #[arg(
+        long,
+        alias = "http-addr",
+        default_value = "0.0.0.0:8080",
+        env = "SOC2_METRICS_ADDR"
+    )]
+    pub metrics_addr: SocketAddr,
+    /// Name of this cluster (keys evidence in a shared bucket).
+    #[arg(long, env = "SOC2_CLUSTER_NAME", default_value = "default")]
+    pub cluster_name: String,
     /// Quiet period before re-evaluating after a change, in milliseconds.
     #[arg(long, default_value_t = debounce::QUIET.as_millis() as u64)]
     pub debounce_ms: u64,
@@ -41,7 +49,8 @@ pub fn run(args: RunArgs) -> u8 {
         lease_name: args.lease_name,
         namespace: args.namespace,
         leader_election: !args.no_leader_election,
-        http_addr: args.http_addr,
+        http_addr: args.metrics_addr,
+        cluster_name: args.cluster_name,
         debounce: Duration::from_millis(args.debounce_ms),
         debounce_max: Duration::from_millis(args.debounce_max_ms.max(args.debounce_ms)),
     };

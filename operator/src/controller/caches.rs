@@ -47,6 +47,21 @@ pub fn trim_object<K: Resource + Any>(obj: &mut K) {
     trim_metadata(obj.meta_mut());
     let any = obj as &mut dyn Any;
     if let Some(pod) = any.downcast_mut::<Pod>() {
+        // A pod run by a ReplicaSet, StatefulSet, DaemonSet or Job is evaluated through its
+        // owner's pod template (`ClusterSnapshot::workloads`); its own spec is a copy of that
+        // template, so only what identifies it (metadata, node, service account, images
+        // running) stays. This is most of the cache in a large cluster.
+        if controlled_by(
+            &pod.metadata,
+            &["ReplicaSet", "StatefulSet", "DaemonSet", "Job"],
+        ) && let Some(spec) = pod.spec.as_mut()
+        {
+            *spec = k8s_openapi::api::core::v1::PodSpec {
+                node_name: spec.node_name.take(),
+                service_account_name: spec.service_account_name.take(),
+                ..Default::default()
+            };
+        }
         if let Some(status) = pod.status.as_mut() {
             // Checks read phase, conditions, and which images run; not IPs or states.
             status.pod_ips = None;
@@ -80,7 +95,32 @@ pub fn trim_object<K: Resource + Any>(obj: &mut K) {
         }
     } else if let Some(cm) = any.downcast_mut::<ConfigMap>() {
         cm.binary_data = None;
+    } else if let Some(rs) = any.downcast_mut::<ReplicaSet>() {
+        // Evaluated through its Deployment's template.
+        if controlled_by(&rs.metadata, &["Deployment"])
+            && let Some(t) = rs.spec.template.as_mut()
+        {
+            t.spec = None;
+        }
+    } else if let Some(job) = any.downcast_mut::<Job>() {
+        // Evaluated through its CronJob's template.
+        if controlled_by(&job.metadata, &["CronJob"])
+            && let Some(spec) = job.spec.as_mut()
+        {
+            spec.template.spec = None;
+        }
     }
+}
+
+/// Whether a built-in controller of one of `kinds` controls the object.
+fn controlled_by(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    kinds: &[&str],
+) -> bool {
+    meta.owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.controller == Some(true) && kinds.contains(&o.kind.as_str()))
 }
 
 macro_rules! define_caches {

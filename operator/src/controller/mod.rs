@@ -39,7 +39,7 @@ use crate::{Error, Result};
 enum Source {
     /// The watch caches (the operator).
     Caches {
-        stores: caches::Stores,
+        stores: Box<caches::Stores>,
         state: Arc<caches::CacheState>,
         last: Mutex<Option<(u64, Arc<ClusterSnapshot>)>>,
     },
@@ -163,6 +163,8 @@ pub struct Config {
     pub leader_election: bool,
     /// Address of the metrics and health server.
     pub http_addr: SocketAddr,
+    /// Name of this cluster (for evidence keys).
+    pub cluster_name: String,
     /// Debounce quiet period.
     pub debounce: Duration,
     /// Longest debounce delay.
@@ -236,21 +238,23 @@ pub async fn run(config: Config) -> Result<()> {
 
     // Leadership.
     let (leader_tx, leader_rx) = watch::channel(!config.leader_election);
-    if config.leader_election {
+    let mut _always_leader = None;
+    let election = if config.leader_election {
         let api: Api<Lease> = Api::namespaced(client.clone(), &config.namespace);
         let me = leader::identity();
         info!(identity = %me, lease = %config.lease_name, namespace = %config.namespace, "leader election");
-        tokio::spawn(leader::run(
+        Some(tokio::spawn(leader::run(
             api,
             config.lease_name.clone(),
             me,
             leader_tx,
             shutdown_rx.clone(),
-        ));
+        )))
     } else {
-        // Keep the sender alive so the channel stays open.
-        std::mem::forget(leader_tx);
-    }
+        // No election: this replica always leads; keep the sender alive.
+        _always_leader = Some(leader_tx);
+        None
+    };
 
     // HTTP.
     let ready_state = state.clone();
@@ -287,8 +291,11 @@ pub async fn run(config: Config) -> Result<()> {
         }
     });
 
-    state.wait_synced().await;
-    info!("watch caches synced");
+    let mut early_shutdown = shutdown_rx.clone();
+    tokio::select! {
+        () = state.wait_synced() => info!("watch caches synced"),
+        _ = early_shutdown.wait_for(|s| *s) => return Ok(()),
+    }
 
     let controls: Api<DeserializeGuard<Soc2Control>> = Api::all(client.clone());
     let controller = Controller::new(controls, watcher::Config::default().any_semantic())
@@ -300,7 +307,7 @@ pub async fn run(config: Config) -> Result<()> {
         enforcement: config.enforcement,
         leader: leader_rx,
         source: Source::Caches {
-            stores,
+            stores: Box::new(stores),
             state: state.clone(),
             last: Mutex::new(None),
         },
@@ -324,8 +331,15 @@ pub async fn run(config: Config) -> Result<()> {
             }
         })
         .await;
-    // Give the election a moment to release the lease.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Writes have stopped (the controller is down); release the lease so a standby takes over
+    // at once instead of after expiry.
+    if let Some(task) = election
+        && tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .is_err()
+    {
+        warn!("lease release timed out");
+    }
     info!("stopped");
     Ok(())
 }

@@ -337,8 +337,10 @@ mod tests {
 
     #[test]
     fn plans_one_remediation_per_failing_namespace() {
-        let mut objects = Objects::default();
-        objects.service_accounts = vec![sa("a", None, None), sa("b", Some(false), None)];
+        let objects = Objects {
+            service_accounts: vec![sa("a", None, None), sa("b", Some(false), None)],
+            ..Objects::default()
+        };
         let snap = ClusterSnapshot::new(objects);
         let r = result(vec![
             failing(
