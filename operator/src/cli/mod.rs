@@ -70,6 +70,9 @@ pub enum Command {
 /// Parses arguments and runs the command; returns the process exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // kube and object_store enable both rustls providers; without a choice the first TLS
+    // connection panics.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     crate::telemetry::init(cli.log_format == LogFormat::Json);
     let code = match cli.command {
         Command::Audit(args) => audit::run(args),
