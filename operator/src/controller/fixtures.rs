@@ -15,6 +15,7 @@ pub struct Expect {
     pub path: String,
     pub check: Box<dyn FnOnce(&Value) + Send>,
     pub response: Value,
+    pub status: u16,
 }
 
 impl Expect {
@@ -24,7 +25,13 @@ impl Expect {
             path: path.into(),
             check: Box::new(|_| {}),
             response,
+            status: 200,
         }
+    }
+
+    pub fn status(mut self, code: u16) -> Self {
+        self.status = code;
+        self
     }
 
     pub fn check(mut self, f: impl FnOnce(&Value) + Send + 'static) -> Self {
@@ -81,6 +88,7 @@ impl ApiServerVerifier {
                 let response = serde_json::to_vec(&expect.response).expect("JSON response");
                 send.send_response(
                     Response::builder()
+                        .status(expect.status)
                         .body(Body::from(response))
                         .expect("response"),
                 );

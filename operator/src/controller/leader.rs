@@ -355,4 +355,118 @@ mod tests {
         let renewed = held_spec("a", now, Some(&s), false);
         assert_eq!(renewed.lease_transitions, Some(4));
     }
+
+    mod api {
+        use super::super::*;
+        use super::t;
+        use crate::controller::fixtures::{ApiServerVerifier, Expect, mock_client};
+        use serde_json::json;
+
+        const PATH: &str =
+            "/apis/coordination.k8s.io/v1/namespaces/soc2-system/leases/soc2-operator";
+
+        fn lease(holder: &str, renewed: &str, rv: &str) -> serde_json::Value {
+            json!({
+                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": "soc2-operator", "namespace": "soc2-system", "resourceVersion": rv},
+                "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15, "renewTime": renewed, "leaseTransitions": 1},
+            })
+        }
+
+        fn not_found() -> serde_json::Value {
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"})
+        }
+
+        fn conflict() -> serde_json::Value {
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409, "message": "the object has been modified"})
+        }
+
+        #[tokio::test]
+        async fn creates_a_missing_lease() {
+            let (client, server) = mock_client();
+            let task = server.run(vec![
+                Expect::new("GET", PATH, not_found()).status(404),
+                Expect::new(
+                    "POST",
+                    "/apis/coordination.k8s.io/v1/namespaces/soc2-system/leases?",
+                    lease("a", "2026-01-01T00:00:00.000000Z", "1"),
+                )
+                .check(|b| {
+                    assert_eq!(b["spec"]["holderIdentity"], "a");
+                    assert_eq!(b["spec"]["leaseDurationSeconds"], 15);
+                }),
+            ]);
+            let api: Api<Lease> = Api::namespaced(client, "soc2-system");
+            let now = t("2026-01-01T00:00:00Z");
+            assert!(
+                try_acquire_or_renew(&api, "soc2-operator", "a", now)
+                    .await
+                    .unwrap()
+            );
+            ApiServerVerifier::finish(task, None).await;
+        }
+
+        #[tokio::test]
+        async fn renewal_is_guarded_by_resource_version_and_a_conflict_means_lost() {
+            let (client, server) = mock_client();
+            let task = server.run(vec![
+                Expect::new("GET", PATH, lease("a", "2026-01-01T00:00:00.000000Z", "42")),
+                Expect::new("PUT", format!("{PATH}?"), conflict())
+                    .status(409)
+                    .check(|b| {
+                        assert_eq!(b["metadata"]["resourceVersion"], "42");
+                        assert_eq!(b["spec"]["holderIdentity"], "a");
+                    }),
+            ]);
+            let api: Api<Lease> = Api::namespaced(client, "soc2-system");
+            let now = t("2026-01-01T00:00:05Z");
+            assert!(
+                !try_acquire_or_renew(&api, "soc2-operator", "a", now)
+                    .await
+                    .unwrap()
+            );
+            ApiServerVerifier::finish(task, None).await;
+        }
+
+        #[tokio::test]
+        async fn a_valid_foreign_lease_is_left_alone() {
+            let (client, server) = mock_client();
+            let task = server.run(vec![Expect::new(
+                "GET",
+                PATH,
+                lease("b", "2026-01-01T00:00:00.000000Z", "7"),
+            )]);
+            let api: Api<Lease> = Api::namespaced(client, "soc2-system");
+            let now = t("2026-01-01T00:00:05Z");
+            assert!(
+                !try_acquire_or_renew(&api, "soc2-operator", "a", now)
+                    .await
+                    .unwrap()
+            );
+            ApiServerVerifier::finish(task, None).await;
+        }
+
+        #[tokio::test]
+        async fn release_clears_the_holder() {
+            let (client, server) = mock_client();
+            let task = server.run(vec![
+                Expect::new("GET", PATH, lease("a", "2026-01-01T00:00:00.000000Z", "9")),
+                Expect::new(
+                    "PUT",
+                    format!("{PATH}?"),
+                    lease("", "2026-01-01T00:00:00.000000Z", "10"),
+                )
+                .check(|b| {
+                    assert!(
+                        b["spec"].get("holderIdentity").is_none_or(|h| h.is_null()),
+                        "{b}"
+                    );
+                    assert_eq!(b["metadata"]["resourceVersion"], "9");
+                }),
+            ]);
+            let api: Api<Lease> = Api::namespaced(client, "soc2-system");
+            release(&api, "soc2-operator", "a").await.unwrap();
+            ApiServerVerifier::finish(task, None).await;
+        }
+    }
 }
