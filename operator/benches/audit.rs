@@ -5,6 +5,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use soc2_operator::checks::{Ctx, ScopeFilter, catalog};
 use soc2_operator::cli::baseline_controls;
 use soc2_operator::engine::evaluate;
 use soc2_operator::snapshot::ClusterSnapshot;
@@ -48,5 +49,27 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// Each catalog check alone over the 100k-object cluster, to find the expensive ones.
+fn per_check(c: &mut Criterion) {
+    let now: jiff::Timestamp = "2026-06-15T12:00:00Z".parse().expect("time");
+    let snapshot = ClusterSnapshot::new(generate(100_000, 42));
+    let scope = ScopeFilter::all().excluding(["kube-system"]);
+    let ctx = Ctx {
+        snapshot: &snapshot,
+        scope: &scope,
+        now,
+    };
+    let mut group = c.benchmark_group("check_100k");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(3));
+    for check in catalog().iter() {
+        group.bench_function(check.meta().id, |b| {
+            b.iter(|| black_box(check.run(&ctx, None)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench, per_check);
 criterion_main!(benches);

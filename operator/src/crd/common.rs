@@ -152,7 +152,15 @@ mod tests {
         let t0: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
         let t1: Timestamp = "2026-01-02T00:00:00Z".parse().unwrap();
         let first = Condition::new("Ready", true, "Valid", "", Some(1), t0, &[]);
-        let same = Condition::new("Ready", true, "Valid", "", Some(2), t1, &[first.clone()]);
+        let same = Condition::new(
+            "Ready",
+            true,
+            "Valid",
+            "",
+            Some(2),
+            t1,
+            std::slice::from_ref(&first),
+        );
         assert_eq!(same.last_transition_time, first.last_transition_time);
         let flipped = Condition::new("Ready", false, "Invalid", "x", Some(3), t1, &[same]);
         assert_eq!(flipped.last_transition_time, "2026-01-02T00:00:00Z");

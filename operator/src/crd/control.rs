@@ -10,6 +10,7 @@ use super::common::{Condition, preserve_unknown_object};
 
 /// A SOC 2 control: what the organization commits to, which catalog checks evidence it, where
 /// they apply, and the approved exceptions and attestations.
+#[allow(clippy::duplicated_attributes)] // kube-derive takes repeated `printcolumn(type_ = ..)` keys
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "soc2.evidence.dev",

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::common::Condition;
 
 /// Where, how often and in what form signed, hash-chained evidence snapshots are written.
+#[allow(clippy::duplicated_attributes)] // kube-derive takes repeated `printcolumn(type_ = ..)` keys
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "soc2.evidence.dev",

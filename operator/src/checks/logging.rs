@@ -1,6 +1,0 @@
-//! Checks of the `logging` domain.
-
-use super::Catalog;
-
-/// Adds this domain's checks to the catalog.
-pub(super) fn register(_catalog: &mut Catalog) {}

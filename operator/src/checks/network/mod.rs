@@ -1,0 +1,159 @@
+//! Checks of the `network` domain: default-deny ingress per namespace, pods no ingress policy
+//! selects, and Services exposed outside the cluster.
+//!
+//! This module owns NetworkPolicy and Service reasoning. It does not create policies (the
+//! enforcement controller remediates `network.default-deny` findings).
+
+mod default_deny;
+mod exposure;
+mod pods_isolated;
+
+use k8s_openapi::api::networking::v1::NetworkPolicySpec;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+use super::Catalog;
+
+/// Adds this domain's checks to the catalog.
+pub(super) fn register(catalog: &mut Catalog) {
+    catalog.add(default_deny::DefaultDeny);
+    catalog.add(pods_isolated::PodsIsolated);
+    catalog.add(exposure::RestrictedExposure);
+}
+
+/// Whether a label selector selects everything (`{}` or absent).
+fn selects_all(selector: Option<&LabelSelector>) -> bool {
+    selector.is_none_or(|s| {
+        s.match_labels.as_ref().is_none_or(|m| m.is_empty())
+            && s.match_expressions.as_ref().is_none_or(|e| e.is_empty())
+    })
+}
+
+/// Whether a policy governs ingress. Kubernetes rule: when `policyTypes` is absent, `Ingress`
+/// is always implied (and `Egress` only when egress rules exist).
+fn governs_ingress(spec: &NetworkPolicySpec) -> bool {
+    spec.policy_types
+        .as_ref()
+        .is_none_or(|types| types.iter().any(|t| t == "Ingress"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(yaml: &str) -> NetworkPolicySpec {
+        serde_saphyr::from_str(yaml).expect("spec parses")
+    }
+
+    #[test]
+    fn policy_types_absent_implies_ingress() {
+        assert!(governs_ingress(&spec("podSelector: {}")));
+        assert!(governs_ingress(&spec("podSelector: {}\negress: [{}]")));
+        assert!(!governs_ingress(&spec(
+            "podSelector: {}\npolicyTypes: [Egress]"
+        )));
+        assert!(governs_ingress(&spec(
+            "podSelector: {}\npolicyTypes: [Egress, Ingress]"
+        )));
+    }
+
+    #[test]
+    fn empty_selectors_select_all() {
+        assert!(selects_all(None));
+        assert!(selects_all(Some(&LabelSelector::default())));
+        let s: LabelSelector = serde_saphyr::from_str("matchLabels: {app: web}").expect("parses");
+        assert!(!selects_all(Some(&s)));
+    }
+
+    #[test]
+    fn every_network_check_is_registered() {
+        for id in [
+            "network.default-deny",
+            "network.pods-isolated",
+            "network.restricted-exposure",
+        ] {
+            assert!(super::super::catalog().get(id).is_some(), "{id}");
+        }
+    }
+
+    /// 100k pods in 1,000 namespaces plus policies, Services, Ingresses and volumes: every
+    /// check of this worktree's domains must stay linear. Run with `--ignored` (and
+    /// `--release` for real numbers); it prints the time per check.
+    #[test]
+    #[ignore = "large; run explicitly"]
+    fn large_snapshot_stays_linear() {
+        use std::sync::Arc;
+
+        use serde_json::json;
+
+        use crate::checks::{Ctx, ScopeFilter, catalog};
+        use crate::snapshot::{ClusterSnapshot, Objects};
+
+        fn obj<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Arc<T> {
+            Arc::new(serde_json::from_value(v).expect("valid object"))
+        }
+        let mut o = Objects::default();
+        for n in 0..1_000 {
+            let ns = format!("ns-{n}");
+            o.namespaces.push(obj(json!({"metadata": {"name": ns}})));
+            o.network_policies
+                .push(obj(json!({"metadata": {"name": "deny", "namespace": ns},
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}})));
+            for p in 0..2 {
+                o.network_policies.push(obj(json!({"metadata": {"name": format!("np-{p}"), "namespace": ns},
+                    "spec": {"podSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": [format!("app-{p}")]}]}}})));
+            }
+            for p in 0..100 {
+                o.pods.push(obj(json!({"metadata": {"name": format!("pod-{p}"), "namespace": ns, "labels": {"app": format!("app-{}", p % 7)}},
+                    "spec": {"containers": [{"name": "c", "image": "i"}]}, "status": {"phase": "Running"}})));
+            }
+            for s in 0..10 {
+                o.services.push(obj(
+                    json!({"metadata": {"name": format!("svc-{s}"), "namespace": ns},
+                    "spec": {"type": if s == 0 { "LoadBalancer" } else { "ClusterIP" }}}),
+                ));
+            }
+            for i in 0..5 {
+                o.ingresses.push(obj(json!({"metadata": {"name": format!("ing-{i}"), "namespace": ns},
+                    "spec": {"tls": [{"hosts": [format!("*.{ns}.example.com")]}],
+                             "rules": [{"host": format!("h{i}.{ns}.example.com")}, {"host": format!("x.h{i}.{ns}.example.com")}]}})));
+            }
+            for v in 0..5 {
+                o.persistent_volumes.push(obj(json!({"metadata": {"name": format!("pv-{n}-{v}")},
+                    "spec": {"storageClassName": "gp3", "claimRef": {"namespace": ns, "name": format!("d{v}")}}})));
+            }
+        }
+        o.storage_classes.push(obj(json!({"metadata": {"name": "gp3"}, "provisioner": "ebs.csi.aws.com", "parameters": {"encrypted": "true"}})));
+        let snapshot = ClusterSnapshot::new(o);
+        assert!(snapshot.len() > 100_000);
+        let scope = ScopeFilter::all().excluding(["ns-0"]);
+        let ctx = Ctx {
+            snapshot: &snapshot,
+            scope: &scope,
+            now: crate::checks::testing::now(),
+        };
+        for id in [
+            "network.default-deny",
+            "network.pods-isolated",
+            "network.restricted-exposure",
+            "tls.ingress",
+            "encryption.secrets-at-rest",
+            "encryption.volumes",
+            "logging.audit-log",
+        ] {
+            let started = std::time::Instant::now();
+            let out = catalog()
+                .get(id)
+                .expect("registered")
+                .run(&ctx, None)
+                .expect("runs");
+            let crate::checks::Outcome::Evaluated { checked, findings } = out else {
+                panic!("{id} not applicable")
+            };
+            println!(
+                "{id}: {checked} checked, {} findings, {:?}",
+                findings.len(),
+                started.elapsed()
+            );
+        }
+    }
+}

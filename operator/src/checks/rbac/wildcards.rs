@@ -1,0 +1,354 @@
+//! `rbac.wildcards`: non-system Roles and ClusterRoles with `*` in verbs, resources or API
+//! groups.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use k8s_openapi::api::rbac::v1::PolicyRule;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::glob;
+use super::resolve::{Resolver, RoleKey, bindings, has_wildcard, is_bootstrap};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+
+/// The check.
+pub(super) struct Wildcards;
+
+/// Parameters of `rbac.wildcards`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields, rename_all = "camelCase")]
+pub struct WildcardsParams {
+    /// Role and ClusterRole names not checked; a trailing `*` matches a prefix. Default:
+    /// `["system:*", "cluster-admin", "admin", "edit", "view"]`.
+    pub ignore_roles: Vec<String>,
+    /// Skip roles labelled `kubernetes.io/bootstrapping: rbac-defaults` (Kubernetes' own).
+    /// Default: `true`.
+    pub ignore_rbac_defaults: bool,
+    /// Skip roles no binding with subjects uses, directly or through an aggregated
+    /// ClusterRole that selects them. Default: `true`.
+    pub ignore_unbound: bool,
+}
+
+impl Default for WildcardsParams {
+    fn default() -> Self {
+        Self {
+            ignore_roles: ["system:*", "cluster-admin", "admin", "edit", "view"]
+                .map(String::from)
+                .to_vec(),
+            ignore_rbac_defaults: true,
+            ignore_unbound: true,
+        }
+    }
+}
+
+impl Check for Wildcards {
+    type Params = WildcardsParams;
+
+    fn meta(&self) -> CheckMeta {
+        CheckMeta {
+            id: "rbac.wildcards",
+            title: "Roles list their permissions explicitly",
+            description: "A non-system Role or ClusterRole has a rule with `*` in its verbs, \
+                          resources or API groups.",
+            criteria: &["CC6.3"],
+            severity: Severity::High,
+            remediable: false,
+            admission: false,
+        }
+    }
+
+    fn evaluate(&self, ctx: &Ctx<'_>, params: &WildcardsParams) -> Outcome {
+        let snapshot = ctx.snapshot;
+        let resolver = Resolver::new(snapshot);
+
+        // Roles in use, and for ClusterRoles selected by a bound aggregated role, which
+        // aggregated roles carry their rules.
+        let mut bound: HashSet<RoleKey<'_>> = HashSet::new();
+        let mut queue: Vec<&str> = Vec::new();
+        for binding in bindings(snapshot) {
+            if binding.subjects.is_empty() {
+                continue;
+            }
+            if let Some(role) = binding.role()
+                && bound.insert(role)
+                && let RoleKey::Cluster(name) = role
+            {
+                queue.push(name);
+            }
+        }
+        let mut carried_by: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        while let Some(aggregate) = queue.pop() {
+            for &component in resolver.aggregated_from(aggregate) {
+                carried_by.entry(component).or_default().insert(aggregate);
+                if bound.insert(RoleKey::Cluster(component)) {
+                    queue.push(component);
+                }
+            }
+        }
+
+        let mut checked = 0;
+        let mut findings = Vec::new();
+        let mut examine = |key: RoleKey<'_>, meta: &ObjectMeta, rules: &[PolicyRule]| {
+            checked += 1;
+            let name = match key {
+                RoleKey::Cluster(name) | RoleKey::Namespaced(_, name) => name,
+            };
+            if params.ignore_roles.iter().any(|p| glob(p, name))
+                || (params.ignore_rbac_defaults && is_bootstrap(meta))
+                || (params.ignore_unbound && !bound.contains(&key))
+            {
+                return;
+            }
+            // An aggregated ClusterRole's rules are the controller's copy of the selected
+            // roles' rules: those roles are reported instead, where the fix belongs.
+            if matches!(key, RoleKey::Cluster(n) if resolver.is_aggregated(n)) {
+                return;
+            }
+            let offending: Vec<String> = rules
+                .iter()
+                .enumerate()
+                .filter_map(|(i, rule)| describe(rule).map(|fields| format!("rule {i} ({fields})")))
+                .collect();
+            if offending.is_empty() {
+                return;
+            }
+            let carried = match key {
+                RoleKey::Cluster(name) => carried_by
+                    .get(name)
+                    .map(|aggs| {
+                        let aggs: Vec<String> = aggs.iter().map(|a| format!("`{a}`")).collect();
+                        format!(" (aggregated into ClusterRole {})", aggs.join(", "))
+                    })
+                    .unwrap_or_default(),
+                RoleKey::Namespaced(..) => String::new(),
+            };
+            let (kind, ns) = match key {
+                RoleKey::Cluster(_) => ("ClusterRole", None),
+                RoleKey::Namespaced(ns, _) => ("Role", Some(ns)),
+            };
+            findings.push(Finding::new(
+                ResourceRef::new(kind, ns, name),
+                format!(
+                    "{}{carried} uses `*` in {}; list the verbs, resources and API groups it \
+                     needs explicitly",
+                    key.quoted(),
+                    offending.join(", "),
+                ),
+            ));
+        };
+
+        for role in snapshot.cluster_roles.iter() {
+            let name = role.metadata.name.as_deref().unwrap_or("");
+            examine(
+                RoleKey::Cluster(name),
+                &role.metadata,
+                role.rules.as_deref().unwrap_or(&[]),
+            );
+        }
+        for role in snapshot.roles.iter() {
+            let ns = role.metadata.namespace.as_deref().unwrap_or("");
+            if !ctx.in_scope(ns) {
+                continue;
+            }
+            let name = role.metadata.name.as_deref().unwrap_or("");
+            examine(
+                RoleKey::Namespaced(ns, name),
+                &role.metadata,
+                role.rules.as_deref().unwrap_or(&[]),
+            );
+        }
+        Outcome::evaluated(checked, findings)
+    }
+}
+
+/// Which fields of a rule hold `*`, e.g. `verbs, resources`; `None` when none does.
+fn describe(rule: &PolicyRule) -> Option<String> {
+    let fields: Vec<&str> = [
+        ("verbs", has_wildcard(&rule.verbs)),
+        (
+            "resources",
+            has_wildcard(rule.resources.as_deref().unwrap_or(&[])),
+        ),
+        (
+            "apiGroups",
+            has_wildcard(rule.api_groups.as_deref().unwrap_or(&[])),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(field, wild)| wild.then_some(field))
+    .collect();
+    (!fields.is_empty()).then(|| fields.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use crate::checks::testing::{checked, failing, run, run_scoped};
+    use crate::checks::{Outcome, ScopeFilter, catalog};
+
+    const ID: &str = "rbac.wildcards";
+
+    const FIXTURE: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: team-a}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: cluster-admin
+  labels: {kubernetes.io/bootstrapping: rbac-defaults}
+rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: "system:controller:namespace-controller"
+  labels: {kubernetes.io/bootstrapping: rbac-defaults}
+rules: [{apiGroups: ["*"], resources: ["*"], verbs: [delete, deletecollection, get, list]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: kubeadm-thing
+  labels: {kubernetes.io/bootstrapping: rbac-defaults}
+rules: [{apiGroups: [""], resources: ["*"], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: reader}
+rules:
+- {apiGroups: [""], resources: [pods, services], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: deployer, namespace: team-a}
+rules:
+- {apiGroups: [apps], resources: [deployments], verbs: [get]}
+- {apiGroups: [apps], resources: ["*"], verbs: ["*"]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: deployer, namespace: team-a}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: deployer}
+subjects: [{kind: ServiceAccount, name: ci}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: unused-wild}
+rules: [{apiGroups: ["*"], resources: [pods], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: readers}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reader}
+subjects: [{kind: Group, name: auditors}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: admins}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects: [{kind: Group, name: ops}]
+"#;
+
+    fn messages(outcome: &Outcome) -> Vec<String> {
+        match outcome {
+            Outcome::Evaluated { findings, .. } => {
+                findings.iter().map(|f| f.message.clone()).collect()
+            }
+            Outcome::NotApplicable { reason } => panic!("not applicable: {reason}"),
+        }
+    }
+
+    #[test]
+    fn explicit_and_system_roles_pass() {
+        let yaml = FIXTURE.replace(
+            r#"resources: ["*"], verbs: ["*"]}"#,
+            "resources: [x], verbs: [get]}",
+        );
+        let out = run(ID, "", &yaml);
+        assert!(failing(&out).is_empty(), "{:?}", failing(&out));
+        assert_eq!(checked(&out), 6);
+    }
+
+    #[test]
+    fn bound_wildcard_role_fails_with_rule_index() {
+        let out = run(ID, "", FIXTURE);
+        assert_eq!(failing(&out), ["Role/team-a/deployer"]);
+        let msg = &messages(&out)[0];
+        assert!(msg.contains("rule 1 (verbs, resources)"), "{msg}");
+        assert!(!msg.contains("rule 0"), "{msg}");
+    }
+
+    #[test]
+    fn params_change_the_result() {
+        let out = run(ID, "ignoreUnbound: false", FIXTURE);
+        assert_eq!(
+            failing(&out),
+            ["ClusterRole/unused-wild", "Role/team-a/deployer"]
+        );
+        let out = run(ID, "ignoreRoles: [deploy*]", FIXTURE);
+        assert!(failing(&out).is_empty());
+        let out = run(ID, "ignoreRoles: []\nignoreRbacDefaults: false", FIXTURE);
+        assert_eq!(
+            failing(&out),
+            ["ClusterRole/cluster-admin", "Role/team-a/deployer"]
+        );
+    }
+
+    #[test]
+    fn roles_respect_scope() {
+        let out = run_scoped(ID, "", FIXTURE, &ScopeFilter::all().excluding(["team-a"]));
+        assert!(failing(&out).is_empty());
+        assert_eq!(checked(&out), 5);
+    }
+
+    #[test]
+    fn role_aggregated_into_a_bound_role_is_caught() {
+        let out = run(
+            ID,
+            "",
+            r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: monitoring-admin}
+aggregationRule:
+  clusterRoleSelectors: [{matchLabels: {example.com/aggregate-to-monitoring-admin: "true"}}]
+rules: []
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: monitoring-secrets
+  labels: {example.com/aggregate-to-monitoring-admin: "true"}
+rules: [{apiGroups: [""], resources: [secrets], verbs: ["*"]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: dave-monitoring}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: monitoring-admin}
+subjects: [{kind: User, name: dave}]
+"#,
+        );
+        assert_eq!(failing(&out), ["ClusterRole/monitoring-secrets"]);
+        let msg = &messages(&out)[0];
+        assert!(
+            msg.contains("aggregated into ClusterRole `monitoring-admin`")
+                && msg.contains("rule 0 (verbs)"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn unknown_params_are_refused() {
+        let check = catalog().get(ID).unwrap();
+        assert!(check.validate(Some(&json!({"bogus": 1}))).is_err());
+        assert!(
+            check
+                .validate(Some(&json!({"ignoreUnbound": "yes"})))
+                .is_err()
+        );
+    }
+}
