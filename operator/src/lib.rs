@@ -45,8 +45,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub mod checks;
 pub mod cli;
+pub mod controller;
 pub mod engine;
 pub mod evidence;
+pub mod http;
+pub mod metrics;
 pub mod snapshot;
 pub mod synth;
 pub mod telemetry;

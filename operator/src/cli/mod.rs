@@ -9,6 +9,7 @@ mod evidence;
 mod keygen;
 mod output;
 mod report;
+mod run;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,11 +73,16 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run the operator: watch the cluster, keep every Soc2Control's status current, enforce.
+    Run(run::RunArgs),
 }
 
 /// Parses arguments and runs the command; returns the process exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // kube and object_store enable both rustls providers; without a choice the first TLS
+    // connection panics.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     crate::telemetry::init(cli.log_format == LogFormat::Json);
     let code = match cli.command {
         Command::Audit(args) => audit::run(args),
@@ -85,6 +91,7 @@ pub fn main() -> ExitCode {
         Command::Evidence(cmd) => evidence::run(cmd),
         Command::Keygen(args) => keygen::run(args),
         Command::Report(args) => report::run(args),
+        Command::Run(args) => run::run(args),
     };
     ExitCode::from(code)
 }

@@ -14,6 +14,8 @@ pub fn trim_metadata(meta: &mut ObjectMeta) {
     if let Some(fields) = meta.managed_fields.as_mut() {
         for entry in fields.iter_mut() {
             entry.fields_v1 = None;
+            entry.fields_type = None;
+            entry.api_version = None;
         }
     }
     if let Some(annotations) = meta.annotations.as_mut() {

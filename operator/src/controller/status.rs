@@ -1,0 +1,345 @@
+//! The status a control should have, computed from its evaluation: pure functions.
+//!
+//! This module owns the shape of `Soc2Control.status` (conditions, counts, bounded findings,
+//! per-check results) and the decision whether a write is needed. It does not write.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use kube::Resource;
+use serde_json::{Value, json};
+
+use crate::crd::{CheckStatus, Condition, FindingStatus, Soc2Control, Soc2ControlStatus};
+use crate::engine::{ControlResult, Status};
+
+/// At most this many findings are written to status; the rest are in the evidence.
+pub const MAX_FINDINGS: usize = 50;
+
+/// Condition type: the spec is valid and was evaluated.
+pub const READY: &str = "Ready";
+/// Condition type: every check passed.
+pub const COMPLIANT: &str = "Compliant";
+/// Condition type: enforcement is in place (only for `enforcement: Enforce`).
+pub const ENFORCED: &str = "Enforced";
+
+/// What enforcement did or could not do, for status.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnforcementReport {
+    /// The `Enforced` condition: (ok, reason, message). `None` for `Audit` controls.
+    pub condition: Option<(bool, String, String)>,
+    /// `status.enforcement`: e.g. `admission` → `not served by this cluster; auditing only`.
+    pub details: BTreeMap<String, String>,
+}
+
+/// Formats a time as status writes it.
+pub fn rfc3339(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// The status a control should have after evaluation `result` at `now`.
+pub fn desired(
+    result: &ControlResult,
+    previous: Option<&Soc2ControlStatus>,
+    enforcement: &EnforcementReport,
+    now: Timestamp,
+) -> Soc2ControlStatus {
+    let prev_conditions: &[Condition] = previous.map_or(&[], |s| s.conditions.as_slice());
+    let generation = result.generation;
+    let invalid = !result.spec_errors.is_empty() || result.status == Status::Error;
+    let ready = if invalid {
+        Condition::new(
+            READY,
+            false,
+            "InvalidSpec",
+            result.reason.clone(),
+            generation,
+            now,
+            prev_conditions,
+        )
+    } else {
+        Condition::new(
+            READY,
+            true,
+            "Evaluated",
+            format!("{} check(s) evaluated", result.checks.len()),
+            generation,
+            now,
+            prev_conditions,
+        )
+    };
+    let (ok, reason) = match result.status {
+        Status::Compliant => (true, "Compliant"),
+        Status::Attested => (true, "Attested"),
+        Status::NotApplicable => (true, "NotApplicable"),
+        Status::NonCompliant => (false, "NonCompliant"),
+        Status::Error => (false, "InvalidSpec"),
+    };
+    let message = if result.reason.is_empty() {
+        "every check passed".to_string()
+    } else {
+        result.reason.clone()
+    };
+    let compliant = Condition::new(
+        COMPLIANT,
+        ok,
+        reason,
+        message,
+        generation,
+        now,
+        prev_conditions,
+    );
+    let mut conditions = vec![ready, compliant];
+    if let Some((ok, reason, message)) = &enforcement.condition {
+        conditions.push(Condition::new(
+            ENFORCED,
+            *ok,
+            reason,
+            message.clone(),
+            generation,
+            now,
+            prev_conditions,
+        ));
+    }
+
+    let total = result.failing_findings().count();
+    let findings = result
+        .failing_findings()
+        .take(MAX_FINDINGS)
+        .map(|(check, f)| FindingStatus {
+            check: check.to_string(),
+            resource: f.resource.to_string(),
+            message: f.message.clone(),
+        })
+        .collect();
+    let checks = result
+        .checks
+        .iter()
+        .map(|c| CheckStatus {
+            check: c.check.clone(),
+            result: c.status.as_str().to_string(),
+            reason: c.reason.clone(),
+            resources_checked: c.resources_checked as u64,
+            failing: c.findings.len() as u64,
+            excepted: c.excepted.len() as u64,
+        })
+        .collect();
+    Soc2ControlStatus {
+        conditions,
+        compliant: (!invalid).then(|| result.compliant()),
+        result: Some(result.status.as_str().to_string()),
+        last_evaluated: Some(rfc3339(now)),
+        observed_generation: generation,
+        resources_checked: result.resources_checked as u64,
+        failing: result.failing as u64,
+        excepted: result.excepted as u64,
+        findings,
+        findings_truncated: total > MAX_FINDINGS,
+        checks,
+        enforcement: enforcement.details.clone(),
+    }
+}
+
+/// Whether writing `desired` would change anything but `lastEvaluated`.
+pub fn needs_write(current: Option<&Soc2ControlStatus>, desired: &Soc2ControlStatus) -> bool {
+    let Some(current) = current else {
+        return true;
+    };
+    let mut a = current.clone();
+    let mut b = desired.clone();
+    a.last_evaluated = None;
+    b.last_evaluated = None;
+    a != b
+}
+
+/// The server-side apply body for a status (apiVersion and kind are required).
+pub fn apply_body(status: &Soc2ControlStatus) -> Value {
+    json!({
+        "apiVersion": Soc2Control::api_version(&()),
+        "kind": Soc2Control::kind(&()),
+        "status": status,
+    })
+}
+
+/// A change of compliance worth an Event: `Some(true)` became compliant, `Some(false)` became
+/// non-compliant. `None` when unchanged or when the spec is invalid.
+pub fn compliance_change(
+    previous: Option<&Soc2ControlStatus>,
+    desired: &Soc2ControlStatus,
+) -> Option<bool> {
+    let new = desired.compliant?;
+    let old = previous.and_then(|s| s.compliant);
+    (old != Some(new)).then_some(new)
+}
+
+/// The message of a newly invalid spec (Ready became False, or its message changed).
+pub fn invalid_spec_change(
+    previous: Option<&Soc2ControlStatus>,
+    desired: &Soc2ControlStatus,
+) -> Option<String> {
+    let find = |s: &Soc2ControlStatus| s.conditions.iter().find(|c| c.type_ == READY).cloned();
+    let new = find(desired)?;
+    if new.status != "False" {
+        return None;
+    }
+    let old = previous.and_then(find);
+    match old {
+        Some(o) if o.status == "False" && o.message == new.message => None,
+        _ => Some(new.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Finding;
+    use crate::crd::Criteria;
+    use crate::engine::{CheckResult, SpecError};
+    use crate::snapshot::ResourceRef;
+
+    fn now() -> Timestamp {
+        "2026-03-01T10:00:00Z".parse().unwrap()
+    }
+
+    fn check(id: &str, findings: usize) -> CheckResult {
+        let mut c = CheckResult::error(id, String::new());
+        c.status = if findings == 0 {
+            Status::Compliant
+        } else {
+            Status::NonCompliant
+        };
+        c.resources_checked = 100;
+        c.findings = (0..findings)
+            .map(|i| {
+                Finding::new(
+                    ResourceRef::new("Namespace", None, &format!("ns-{i:03}")),
+                    "no default-deny NetworkPolicy",
+                )
+            })
+            .collect();
+        c
+    }
+
+    fn result(checks: Vec<CheckResult>, errors: Vec<SpecError>) -> ControlResult {
+        let failing = checks.iter().map(|c| c.findings.len()).sum();
+        let status = if !errors.is_empty() {
+            Status::Error
+        } else if failing > 0 {
+            Status::NonCompliant
+        } else {
+            Status::Compliant
+        };
+        let reason = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        ControlResult {
+            name: "cc6-1".into(),
+            generation: Some(3),
+            control_id: "CC6.1".into(),
+            criteria: Criteria::Security,
+            title: "t".into(),
+            status,
+            reason,
+            spec_errors: errors,
+            resources_checked: checks.iter().map(|c| c.resources_checked).sum(),
+            failing,
+            excepted: 0,
+            checks,
+            exceptions: vec![],
+            attestations: vec![],
+        }
+    }
+
+    #[test]
+    fn findings_are_bounded_and_flagged() {
+        let r = result(vec![check("network.default-deny", 120)], vec![]);
+        let s = desired(&r, None, &EnforcementReport::default(), now());
+        assert_eq!(s.findings.len(), MAX_FINDINGS);
+        assert!(s.findings_truncated);
+        assert_eq!(s.failing, 120);
+        assert_eq!(s.compliant, Some(false));
+        assert_eq!(s.observed_generation, Some(3));
+        assert_eq!(s.findings[0].resource, "Namespace/ns-000");
+        assert_eq!(s.checks[0].failing, 120);
+        let compliant = s.conditions.iter().find(|c| c.type_ == COMPLIANT).unwrap();
+        assert_eq!(compliant.status, "False");
+        assert_eq!(compliant.reason, "NonCompliant");
+    }
+
+    #[test]
+    fn invalid_spec_names_the_field() {
+        let r = result(
+            vec![CheckResult::error("foo", "unknown".into())],
+            vec![SpecError {
+                field: "spec.checks[1].check".into(),
+                message: "unknown check id \"foo\"".into(),
+            }],
+        );
+        let s = desired(&r, None, &EnforcementReport::default(), now());
+        let ready = s.conditions.iter().find(|c| c.type_ == READY).unwrap();
+        assert_eq!(ready.status, "False");
+        assert_eq!(ready.reason, "InvalidSpec");
+        assert_eq!(
+            ready.message,
+            "spec.checks[1].check: unknown check id \"foo\""
+        );
+        assert_eq!(s.compliant, None);
+        assert_eq!(
+            invalid_spec_change(None, &s).as_deref(),
+            Some(ready.message.as_str())
+        );
+        assert_eq!(invalid_spec_change(Some(&s), &s), None, "no repeat event");
+    }
+
+    #[test]
+    fn only_last_evaluated_changing_needs_no_write() {
+        let r = result(vec![check("network.default-deny", 2)], vec![]);
+        let first = desired(&r, None, &EnforcementReport::default(), now());
+        let later = desired(
+            &r,
+            Some(&first),
+            &EnforcementReport::default(),
+            "2026-03-01T11:00:00Z".parse().unwrap(),
+        );
+        assert_ne!(first.last_evaluated, later.last_evaluated);
+        assert_eq!(
+            first.conditions, later.conditions,
+            "transition times are kept"
+        );
+        assert!(!needs_write(Some(&first), &later));
+        assert!(needs_write(None, &later));
+        let fixed = result(vec![check("network.default-deny", 0)], vec![]);
+        let after = desired(&fixed, Some(&first), &EnforcementReport::default(), now());
+        assert!(needs_write(Some(&first), &after));
+        assert_eq!(compliance_change(Some(&first), &after), Some(true));
+        assert_eq!(compliance_change(Some(&after), &after), None);
+    }
+
+    #[test]
+    fn apply_body_has_api_version_and_kind() {
+        let r = result(vec![check("network.default-deny", 0)], vec![]);
+        let body = apply_body(&desired(&r, None, &EnforcementReport::default(), now()));
+        assert_eq!(body["apiVersion"], "soc2.evidence.dev/v1alpha1");
+        assert_eq!(body["kind"], "Soc2Control");
+        assert_eq!(body["status"]["compliant"], true);
+        assert_eq!(body["status"]["lastEvaluated"], "2026-03-01T10:00:00Z");
+    }
+
+    #[test]
+    fn enforcement_condition_is_written_when_reported() {
+        let r = result(vec![check("network.default-deny", 0)], vec![]);
+        let report = EnforcementReport {
+            condition: Some((
+                false,
+                "AdmissionNotServed".into(),
+                "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy is not served".into(),
+            )),
+            details: [("admission".to_string(), "not served".to_string())].into(),
+        };
+        let s = desired(&r, None, &report, now());
+        let c = s.conditions.iter().find(|c| c.type_ == ENFORCED).unwrap();
+        assert_eq!(c.status, "False");
+        assert_eq!(s.enforcement["admission"], "not served");
+    }
+}
