@@ -11,20 +11,8 @@ use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::snapshot::kinds::*;
 use futures::{StreamExt, future::BoxFuture};
-use k8s_openapi::api::{
-    admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding},
-    apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet},
-    batch::v1::{CronJob, Job},
-    core::v1::{
-        ConfigMap, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
-        ServiceAccount,
-    },
-    networking::v1::{Ingress, NetworkPolicy},
-    policy::v1::PodDisruptionBudget,
-    rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding},
-    storage::v1::StorageClass,
-};
 use kube::{
     Api, Client, Resource,
     core::DynamicObject,

@@ -3,19 +3,7 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::{
-    admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding},
-    apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet},
-    batch::v1::{CronJob, Job},
-    core::v1::{
-        ConfigMap, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
-        ServiceAccount,
-    },
-    networking::v1::{Ingress, NetworkPolicy},
-    policy::v1::PodDisruptionBudget,
-    rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding},
-    storage::v1::StorageClass,
-};
+use super::kinds::*;
 use kube::{
     Api, Client,
     api::ListParams,
@@ -118,32 +106,6 @@ pub async fn load(client: &Client) -> Result<Objects> {
     }
     Ok(objects)
 }
-
-#[allow(dead_code)]
-type _KindsUsed = (
-    Namespace,
-    Node,
-    Pod,
-    Deployment,
-    StatefulSet,
-    DaemonSet,
-    ReplicaSet,
-    Job,
-    CronJob,
-    Service,
-    Ingress,
-    NetworkPolicy,
-    ClusterRole,
-    ClusterRoleBinding,
-    Role,
-    RoleBinding,
-    ServiceAccount,
-    ConfigMap,
-    StorageClass,
-    PersistentVolume,
-    PersistentVolumeClaim,
-    PodDisruptionBudget,
-);
 
 #[cfg(test)]
 mod tests {

@@ -5,19 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use k8s_openapi::api::{
-    admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding},
-    apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet},
-    batch::v1::{CronJob, Job},
-    core::v1::{
-        ConfigMap, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
-        ServiceAccount,
-    },
-    networking::v1::{Ingress, NetworkPolicy},
-    policy::v1::PodDisruptionBudget,
-    rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding},
-    storage::v1::StorageClass,
-};
+use super::kinds::*;
 use kube::core::DynamicObject;
 use serde_json::Value;
 
@@ -219,30 +207,3 @@ fn mark_velero_served(objects: &mut Objects) {
     objects.velero_schedules.get_or_insert_default();
     objects.velero_restores.get_or_insert_default();
 }
-
-// Keep the imports used only by the macro visible to the compiler.
-#[allow(dead_code)]
-type _KindsUsed = (
-    Namespace,
-    Node,
-    Pod,
-    Deployment,
-    StatefulSet,
-    DaemonSet,
-    ReplicaSet,
-    Job,
-    CronJob,
-    Service,
-    Ingress,
-    NetworkPolicy,
-    ClusterRole,
-    ClusterRoleBinding,
-    Role,
-    RoleBinding,
-    ServiceAccount,
-    ConfigMap,
-    StorageClass,
-    PersistentVolume,
-    PersistentVolumeClaim,
-    PodDisruptionBudget,
-);

@@ -6,6 +6,7 @@
 //! when the cluster does not serve them, so checks can say `NotApplicable`.
 
 mod index;
+pub mod kinds;
 pub mod live;
 pub mod manifests;
 mod resource;
@@ -14,19 +15,7 @@ mod workload;
 
 use std::sync::Arc;
 
-use k8s_openapi::api::{
-    admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding},
-    apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet},
-    batch::v1::{CronJob, Job},
-    core::v1::{
-        ConfigMap, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
-        ServiceAccount,
-    },
-    networking::v1::{Ingress, NetworkPolicy},
-    policy::v1::PodDisruptionBudget,
-    rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding},
-    storage::v1::StorageClass,
-};
+use kinds::*;
 use kube::core::DynamicObject;
 
 pub use index::Index;
