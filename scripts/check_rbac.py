@@ -19,6 +19,7 @@ Fails (exit 1, one line per problem) when:
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import sys
 from collections import defaultdict
 
@@ -63,8 +64,8 @@ ALLOWED_CLUSTER_WRITES = {
 # Write verbs allowed, and required, only with enforcement on.
 ENFORCEMENT_WRITES = {
     ("networking.k8s.io", "networkpolicies"): {"create", "patch", "update", "delete"},
-    ("", "namespaces"): {"patch", "update"},
-    ("", "serviceaccounts"): {"patch", "update"},
+    ("", "namespaces"): {"patch"},
+    ("", "serviceaccounts"): {"patch"},
     ("admissionregistration.k8s.io", "validatingadmissionpolicies"): {"create", "patch", "update", "delete"},
     ("admissionregistration.k8s.io", "validatingadmissionpolicybindings"): {"create", "patch", "update", "delete"},
 }
@@ -183,6 +184,24 @@ def main() -> int:
 
     for e in errors:
         print(f"check_rbac: FAIL: {e}")
+    # The chart must grant exactly what the operator documents in config/rbac/.
+    repo = Path(__file__).resolve().parent.parent
+    documented: dict[tuple[str, str], set[str]] = defaultdict(set)
+    files = ["clusterrole.yaml"] + (["clusterrole-enforcement.yaml"] if enforcement else [])
+    for name in files:
+        for doc in load(str(repo / "config" / "rbac" / name)):
+            for k, v in grants(doc.get("rules")).items():
+                documented[k] |= v
+    rendered: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in roles:
+        if r["kind"] == "ClusterRole":
+            for k, v in grants(r.get("rules")).items():
+                rendered[k] |= v
+    if dict(rendered) != dict(documented):
+        diff = sorted(k for k in set(rendered) | set(documented) if rendered.get(k) != documented.get(k))
+        msg = f"chart ClusterRole rules differ from config/rbac/ at {diff}"
+        print(f"check_rbac: FAIL: {msg}")
+        errors.append(msg)
     if errors:
         return 1
     print(f"check_rbac: ok: {len(roles)} roles, {len(bindings)} bindings, enforcement {args.enforcement}, "
