@@ -372,3 +372,20 @@ fn cli_report_formats_and_exit_codes() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn an_open_window_ends_now_when_the_period_has_not_ended() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate().unwrap();
+    let store = fleet(tmp.path(), &key).await;
+    let mut o = options(Some("prod-eu"), &key);
+    o.to = t("2026-06-30T00:00:00Z");
+    o.now = t("2026-06-15T06:00:00Z");
+    let r = report::build(&store, &o).await.unwrap();
+    let b = &r.clusters[0].controls[1];
+    assert_eq!(b.state_at_end, "NonCompliant");
+    let w = b.longest_non_compliant.as_ref().unwrap();
+    // The open window since 05:00:05 lasts until "now" (06:00), not until June 30, so the
+    // closed four-hour window stays the longest.
+    assert_eq!((w.to.as_str(), w.open), ("2026-06-15T04:00:05Z", false));
+}

@@ -347,7 +347,9 @@ async fn chain_report(
     }
     let mut out: Vec<ControlPeriod> = controls
         .into_values()
-        .map(|a| control_period(a, options.to))
+        // An open window ends at the period end, or now when the period has not ended yet:
+        // the report never claims a state for time that has not happened.
+        .map(|a| control_period(a, options.to.min(options.now)))
         .collect();
     out.sort_by(|a, b| (&a.control_id, &a.name).cmp(&(&b.control_id, &b.name)));
 
