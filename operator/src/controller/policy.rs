@@ -75,8 +75,7 @@ pub fn validate(spec: &EvidencePolicySpec) -> Result<Validated, String> {
     if let Some(r) = spec.retention.as_deref() {
         parse_duration(r).map_err(|e| format!("spec.retention: {e}"))?;
     }
-    // Syntax of the URL only; credentials come later.
-    Store::open(&spec.storage, &BTreeMap::new()).map_err(|e| format!("spec.storage.url: {e}"))?;
+    check_storage_url(&spec.storage.url).map_err(|e| format!("spec.storage.url: {e}"))?;
     if let Some(signing) = &spec.signing {
         if signing.secret_name.is_empty() {
             return Err("spec.signing.secretName: must not be empty".into());
@@ -93,6 +92,29 @@ pub fn validate(spec: &EvidencePolicySpec) -> Result<Validated, String> {
         .transpose()
         .map_err(|e| format!("spec.controls.selector: {e}"))?;
     Ok(Validated { schedule, selector })
+}
+
+/// The storage URL's syntax only: opening the store needs the credentials (a later step), and
+/// some backends refuse to build without them.
+pub fn check_storage_url(url: &str) -> Result<(), String> {
+    let url = url.trim();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(format!("{url:?}: expected file://, s3://, gs:// or az://"));
+    };
+    match scheme {
+        "file" if rest.starts_with('/') => Ok(()),
+        "file" => Err(format!(
+            "{url:?}: file:// URLs need an absolute path (file:///...)"
+        )),
+        "s3" | "gs" | "az" | "azure" => {
+            if rest.split('/').next().unwrap_or_default().is_empty() {
+                Err(format!("{url:?}: the URL names no bucket"))
+            } else {
+                Ok(())
+            }
+        }
+        other => Err(format!("{url:?}: unsupported scheme {other:?}")),
+    }
 }
 
 /// Step: the controls a policy covers: those matching the selector or named in `names`; every

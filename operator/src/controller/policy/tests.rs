@@ -76,6 +76,13 @@ fn validation_names_the_field() {
 
     let e = validate(&spec("ftp://host/x")).unwrap_err();
     assert!(e.starts_with("spec.storage.url: "), "{e}");
+    let e = validate(&spec("s3:///prefix")).unwrap_err();
+    assert!(
+        e.starts_with("spec.storage.url: ") && e.contains("no bucket"),
+        "{e}"
+    );
+    // Backends that need credentials to build are not opened during validation.
+    assert!(validate(&spec("az://container/prefix")).is_ok());
 
     let mut s = spec("file:///tmp/evidence");
     s.controls.selector = Some(
@@ -307,4 +314,131 @@ async fn tick_writes_a_verifiable_snapshot_and_the_status_body() {
             Some(written.snapshot.digest)
         )
     );
+}
+
+mod api {
+    use std::sync::Arc;
+
+    use base64::Engine as _;
+    use serde_json::json;
+
+    use super::*;
+    use crate::controller::Context;
+    use crate::controller::fixtures::{ApiServerVerifier, Expect, mock_client};
+    use crate::crd::SigningSpec;
+
+    const CREDS_PATH: &str = "/api/v1/namespaces/soc2-system/secrets/s3-creds";
+    const KEY_PATH: &str = "/api/v1/namespaces/soc2-system/secrets/signing";
+    const STATUS_PATH: &str = "/apis/soc2.evidence.dev/v1alpha1/evidencepolicies/hourly/status?&force=true&fieldManager=soc2-operator";
+
+    fn b64(s: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    fn secret(name: &str, data: serde_json::Value) -> serde_json::Value {
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": name, "namespace": "soc2-system"}, "data": data})
+    }
+
+    fn with_secrets() -> EvidencePolicySpec {
+        let mut s = spec("s3://bucket/prefix");
+        s.storage.credentials_secret = Some("s3-creds".into());
+        s.signing = Some(SigningSpec {
+            secret_name: "signing".into(),
+            key: "ed25519.key".into(),
+        });
+        s
+    }
+
+    #[tokio::test]
+    async fn secrets_come_from_the_operator_namespace() {
+        let (client, server) = mock_client();
+        let key = SigningKey::generate().unwrap();
+        let task = server.run(vec![
+            Expect::new(
+                "GET",
+                CREDS_PATH,
+                secret(
+                    "s3-creds",
+                    json!({"AWS_ACCESS_KEY_ID": b64(b"AKIAEXAMPLE"), "AWS_SECRET_ACCESS_KEY": b64(b"sekrit")}),
+                ),
+            ),
+            Expect::new(
+                "GET",
+                KEY_PATH,
+                secret(
+                    "signing",
+                    json!({"ed25519.key": b64(key.to_file_text().as_bytes())}),
+                ),
+            ),
+        ]);
+        let ctx = Context::for_tests(client, ClusterSnapshot::default(), true, false);
+        let (creds, loaded) = load_secrets(&ctx, &with_secrets()).await.unwrap();
+        assert_eq!(creds["AWS_SECRET_ACCESS_KEY"], "sekrit");
+        assert_eq!(loaded.unwrap().public(), key.public());
+        ApiServerVerifier::finish(task, None).await;
+    }
+
+    #[tokio::test]
+    async fn a_missing_signing_key_names_the_field_without_values() {
+        let (client, server) = mock_client();
+        let task = server.run(vec![
+            Expect::new(
+                "GET",
+                CREDS_PATH,
+                secret("s3-creds", json!({"AWS_SECRET_ACCESS_KEY": b64(b"sekrit")})),
+            ),
+            Expect::new(
+                "GET",
+                KEY_PATH,
+                secret("signing", json!({"other": b64(b"not-the-key")})),
+            ),
+        ]);
+        let ctx = Context::for_tests(client, ClusterSnapshot::default(), true, false);
+        let e = load_secrets(&ctx, &with_secrets()).await.unwrap_err();
+        assert!(e.starts_with("spec.signing.key: "), "{e}");
+        assert!(!e.contains("sekrit") && !e.contains("not-the-key"), "{e}");
+        ApiServerVerifier::finish(task, None).await;
+    }
+
+    #[tokio::test]
+    async fn status_is_written_by_server_side_apply_only_when_leading() {
+        let (client, server) = mock_client();
+        let task = server.run(vec![
+            Expect::new(
+                "PATCH",
+                STATUS_PATH,
+                json!({"apiVersion": "soc2.evidence.dev/v1alpha1", "kind": "EvidencePolicy",
+                       "metadata": {"name": "hourly"}, "spec": serde_json::to_value(spec("file:///x")).unwrap()}),
+            )
+            .check(|body| {
+                assert_eq!(body["apiVersion"], "soc2.evidence.dev/v1alpha1");
+                assert_eq!(body["kind"], "EvidencePolicy");
+                assert_eq!(body["status"]["conditions"][0]["status"], "False");
+            }),
+        ]);
+        let observed = Observed {
+            setup: Err("spec.schedule: bad".into()),
+            ..Observed::default()
+        };
+        let status = desired_status(Some(1), None, &observed, Timestamp::now());
+        let ctx = Arc::new(Context::for_tests(
+            client.clone(),
+            ClusterSnapshot::default(),
+            true,
+            false,
+        ));
+        write_status(&ctx, "hourly", &status).await;
+        ApiServerVerifier::finish(task, None).await;
+
+        // A standby writes nothing: with a server that never answers, a call would hang.
+        let (client, _server) = mock_client();
+        let standby = Context::for_tests(client, ClusterSnapshot::default(), false, false);
+        tokio::time::timeout(
+            Duration::from_secs(2),
+            write_status(&standby, "hourly", &status),
+        )
+        .await
+        .expect("a standby makes no API call");
+    }
 }
