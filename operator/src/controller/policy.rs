@@ -588,14 +588,16 @@ fn sync_tasks(
 pub async fn run(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
     let api: Api<EvidencePolicy> = Api::all(ctx.client.clone());
     let (reader, writer) = reflector::store::<EvidencePolicy>();
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
-        .default_backoff()
-        .touched_objects();
+    // Every event, not only touched objects: a relist (InitDone) also drops policies deleted
+    // while the watch was down.
+    let stream =
+        reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
     let mut stream = std::pin::pin!(stream);
     let mut running: HashMap<String, Running> = HashMap::new();
     loop {
         tokio::select! {
             item = stream.next() => match item {
+                Some(Ok(watcher::Event::Init | watcher::Event::InitApply(_))) => continue,
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     warn!(error = %e, "EvidencePolicy watch error");
