@@ -513,6 +513,12 @@ pub async fn run_policy(ctx: Arc<Context>, policy: Arc<EvidencePolicy>) {
                 info!(policy = %name, "lost leadership; evidence paused");
                 break;
             }
+            // The controls' cache fills once the Soc2Control controller has listed them.
+            if let Some(store) = &ctx.controls
+                && store.wait_until_ready().await.is_err()
+            {
+                return;
+            }
             let now = Timestamp::now();
             let snapshot = ctx.snapshot();
             let controls = select_controls(
