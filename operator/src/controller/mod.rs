@@ -10,6 +10,7 @@ pub mod control;
 pub mod debounce;
 pub mod enforce;
 pub mod leader;
+pub mod policy;
 pub mod status;
 
 use std::collections::HashMap;
@@ -57,6 +58,10 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Whether `Enforce` controls may act (`run --enforcement`).
     pub enforcement: bool,
+    /// The operator's namespace (Lease, Secrets).
+    pub namespace: String,
+    /// Name of this cluster (first component of evidence keys).
+    pub cluster_name: String,
     leader: watch::Receiver<bool>,
     source: Source,
     controls: Option<Store<DeserializeGuard<Soc2Control>>>,
@@ -135,6 +140,8 @@ impl Context {
             client,
             metrics: Arc::new(Metrics::new()),
             enforcement,
+            namespace: "soc2-system".into(),
+            cluster_name: "test".into(),
             leader: rx,
             source: Source::Fixed(Arc::new(snapshot)),
             controls: None,
@@ -305,6 +312,8 @@ pub async fn run(config: Config) -> Result<()> {
         client: client.clone(),
         metrics: metrics.clone(),
         enforcement: config.enforcement,
+        namespace: config.namespace.clone(),
+        cluster_name: config.cluster_name.clone(),
         leader: leader_rx,
         source: Source::Caches {
             stores: Box::new(stores),
@@ -314,6 +323,9 @@ pub async fn run(config: Config) -> Result<()> {
         controls: Some(controller.store()),
         backoff: Mutex::default(),
     });
+
+    // Evidence policies: one task each, writing while this replica leads.
+    let policies = tokio::spawn(policy::run(ctx.clone(), shutdown_rx.clone()));
 
     let ticks = tokio_stream_from(tick_rx);
     let trigger = debounce::debounced(ticks, config.debounce, config.debounce_max);
@@ -331,6 +343,13 @@ pub async fn run(config: Config) -> Result<()> {
             }
         })
         .await;
+    // The policy tasks see the same shutdown signal; give them a moment to stop.
+    if tokio::time::timeout(Duration::from_secs(5), policies)
+        .await
+        .is_err()
+    {
+        warn!("evidence policy tasks did not stop in time");
+    }
     // Writes have stopped (the controller is down); release the lease so a standby takes over
     // at once instead of after expiry.
     if let Some(task) = election
