@@ -273,6 +273,31 @@ fn role_rules(role: resolve::RoleKey<'_>, rules: &[resolve::EffectiveRule<'_>]) 
     out
 }
 
+/// Test fixture shared by the checks: `monitoring-admin` aggregates `monitoring-secrets` (all
+/// verbs on Secrets) and is bound cluster-wide to user `dave`.
+#[cfg(test)]
+const AGGREGATED_MONITORING_ADMIN: &str = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: monitoring-admin}
+aggregationRule:
+  clusterRoleSelectors: [{matchLabels: {example.com/aggregate-to-monitoring-admin: "true"}}]
+rules: []
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: monitoring-secrets
+  labels: {example.com/aggregate-to-monitoring-admin: "true"}
+rules: [{apiGroups: [""], resources: [secrets], verbs: ["*"]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: dave-monitoring}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: monitoring-admin}
+subjects: [{kind: User, name: dave}]
+"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;

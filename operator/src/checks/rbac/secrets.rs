@@ -272,31 +272,7 @@ rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]
 
     #[test]
     fn aggregated_role_granting_secrets_is_caught() {
-        let out = run(
-            ID,
-            "",
-            r#"
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: monitoring-admin}
-aggregationRule:
-  clusterRoleSelectors: [{matchLabels: {example.com/aggregate-to-monitoring-admin: "true"}}]
-rules: []
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: monitoring-secrets
-  labels: {example.com/aggregate-to-monitoring-admin: "true"}
-rules: [{apiGroups: [""], resources: [secrets], verbs: ["*"]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: dave-monitoring}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: monitoring-admin}
-subjects: [{kind: User, name: dave}]
-"#,
-        );
+        let out = run(ID, "", super::super::AGGREGATED_MONITORING_ADMIN);
         assert_eq!(failing(&out), ["ClusterRoleBinding/dave-monitoring"]);
         assert!(messages(&out)[0].contains("aggregated from ClusterRole `monitoring-secrets`"));
     }

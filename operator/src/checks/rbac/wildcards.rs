@@ -307,31 +307,7 @@ subjects: [{kind: Group, name: ops}]
 
     #[test]
     fn role_aggregated_into_a_bound_role_is_caught() {
-        let out = run(
-            ID,
-            "",
-            r#"
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata: {name: monitoring-admin}
-aggregationRule:
-  clusterRoleSelectors: [{matchLabels: {example.com/aggregate-to-monitoring-admin: "true"}}]
-rules: []
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRole
-metadata:
-  name: monitoring-secrets
-  labels: {example.com/aggregate-to-monitoring-admin: "true"}
-rules: [{apiGroups: [""], resources: [secrets], verbs: ["*"]}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: ClusterRoleBinding
-metadata: {name: dave-monitoring}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: monitoring-admin}
-subjects: [{kind: User, name: dave}]
-"#,
-        );
+        let out = run(ID, "", super::super::AGGREGATED_MONITORING_ADMIN);
         assert_eq!(failing(&out), ["ClusterRole/monitoring-secrets"]);
         let msg = &messages(&out)[0];
         assert!(
