@@ -5,7 +5,7 @@
 //!
 //! The parent generates `soc2_operator::synth::generate(n, seed)` and writes it as JSON lines
 //! (one watch event per object); a fresh child process then decodes each line the way a watch
-//! stream does, trims it (`caches::trim_object`) and feeds it to a `reflector::store::Writer`
+//! stream does, trims it (`snapshot::trim`, as the caches do) and feeds it to a `reflector::store::Writer`
 //! through watcher events. So the child's RSS is what an operator pays for its caches, not
 //! what the generator allocated. The child then builds a snapshot, evaluates the baseline
 //! controls, applies one change and measures change → debounce → snapshot → evaluate →
@@ -28,8 +28,8 @@ use k8s_openapi::api::{
 };
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::watcher::Event;
-use soc2_operator::controller::{caches::trim_object, debounce, status};
-use soc2_operator::snapshot::{ClusterSnapshot, Objects};
+use soc2_operator::controller::{debounce, status};
+use soc2_operator::snapshot::{ClusterSnapshot, Objects, trim};
 
 fn rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -102,7 +102,7 @@ fn load(path: &str) {
                 match kind {
                     $( stringify!($field) => {
                         let mut obj: $ty = serde_json::from_str(json).unwrap();
-                        trim_object(&mut obj);
+                        trim(&mut obj);
                         w.$field.apply_watcher_event(&Event::InitApply(obj));
                     } )*
                     other => panic!("unknown kind {other}"),
@@ -147,7 +147,7 @@ fn load(path: &str) {
             let t0 = Instant::now();
             let mut ns: Namespace = (*w.namespaces.as_reader().state()[0]).clone();
             ns.metadata.labels.get_or_insert_default().insert("changed".into(), "yes".into());
-            trim_object(&mut ns);
+            trim(&mut ns);
             w.namespaces.apply_watcher_event(&Event::Apply(ns));
             tx.unbounded_send(()).unwrap();
             let debounced_at = rt.block_on(async {

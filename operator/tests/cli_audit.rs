@@ -208,3 +208,105 @@ fn missing_folder_is_a_usage_error() {
             .contains("does/not/exist")
     );
 }
+
+/// Findings (check, resource JSON) of `--output json`.
+fn findings(json: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for c in json["controls"].as_array().expect("controls") {
+        for check in c["checks"].as_array().expect("checks") {
+            for f in check["findings"].as_array().into_iter().flatten() {
+                out.push((
+                    check["check"].as_str().unwrap().to_string(),
+                    f["resource"].clone(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_fresh_cluster_gets_no_finding_on_the_objects_it_creates_itself() {
+    let out = audit(&[
+        "--manifests",
+        "operator/tests/fixtures/fresh-cluster-v1.24",
+        "--at",
+        AT,
+        "--output",
+        "json",
+    ]);
+    let json: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let system: Vec<_> = findings(&json)
+        .into_iter()
+        .filter(|(_, r)| {
+            let name = r["name"].as_str().unwrap_or("");
+            let ns = r["namespace"].as_str().unwrap_or("");
+            name.starts_with("system:")
+                || ["kube-system", "kube-public", "kube-node-lease"].contains(&ns)
+                || ["kube-system", "kube-public", "kube-node-lease"].contains(&name)
+        })
+        .collect();
+    assert!(
+        system.is_empty(),
+        "findings on objects the control plane creates by itself: {system:#?}"
+    );
+    // The audit did run: the objects were read and the checks evaluated.
+    assert!(
+        json["objects"].as_u64().unwrap() > 100,
+        "{}",
+        json["objects"]
+    );
+}
+
+#[test]
+fn legacy_api_versions_are_evaluated_and_unknown_ones_listed_not_evaluated() {
+    let out = audit(&[
+        "--manifests",
+        "operator/tests/fixtures/legacy",
+        "--at",
+        AT,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the controls decide the exit code: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let failing = failing(&json);
+    assert_eq!(
+        failing["CC6.8"]["workload.privileged"],
+        vec!["CronJob/shop/nightly-report"],
+        "the batch/v1beta1 CronJob is evaluated"
+    );
+    assert_eq!(
+        failing["CC6.6"]["tls.ingress"],
+        vec!["Ingress/shop/storefront"],
+        "the extensions/v1beta1 Ingress is evaluated"
+    );
+    let not_evaluated = json["notEvaluated"].as_array().expect("notEvaluated");
+    assert_eq!(not_evaluated.len(), 1, "{not_evaluated:#?}");
+    let n = &not_evaluated[0];
+    assert!(
+        n["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("legacy/unknown-version.yaml"),
+        "{n}"
+    );
+    assert_eq!(n["kind"], "Deployment");
+    assert_eq!(n["name"], "future");
+    assert!(
+        n["reason"].as_str().unwrap().contains("apps/v2"),
+        "the reason names the version: {n}"
+    );
+
+    let table = audit(&["--manifests", "operator/tests/fixtures/legacy", "--at", AT]);
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(
+        text.contains("1 object(s) not evaluated") && text.contains("unknown-version.yaml"),
+        "{text}"
+    );
+}

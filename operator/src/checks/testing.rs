@@ -3,7 +3,8 @@
 use jiff::Timestamp;
 
 use super::{Ctx, Finding, Outcome, ScopeFilter, catalog};
-use crate::snapshot::{ClusterSnapshot, Objects, manifests};
+use crate::snapshot::manifests::{self, Trim};
+use crate::snapshot::{ClusterSnapshot, Objects};
 
 /// The fixed evaluation time of check tests.
 pub fn now() -> Timestamp {
@@ -12,6 +13,11 @@ pub fn now() -> Timestamp {
 
 /// A snapshot from multi-document YAML (same parsing as `audit --manifests`).
 pub fn snapshot(yaml: &str) -> ClusterSnapshot {
+    snapshot_with(yaml, Trim::Yes)
+}
+
+/// A snapshot from multi-document YAML, trimmed or kept whole.
+pub fn snapshot_with(yaml: &str, trim: Trim) -> ClusterSnapshot {
     let docs = manifests::parse_documents(std::path::Path::new("inline.yaml"), yaml)
         .expect("fixture parses");
     let mut objects = Objects::default();
@@ -19,7 +25,7 @@ pub fn snapshot(yaml: &str) -> ClusterSnapshot {
     for doc in docs {
         let api_version = doc["apiVersion"].as_str().expect("apiVersion").to_string();
         let kind = doc["kind"].as_str().expect("kind").to_string();
-        manifests::add_object(&mut objects, &mut ignored, &api_version, &kind, doc)
+        manifests::add_object_with(&mut objects, &mut ignored, &api_version, &kind, doc, trim)
             .expect("fixture object is valid");
     }
     ClusterSnapshot::new(objects)
@@ -31,24 +37,33 @@ pub fn run(check: &str, params: &str, yaml: &str) -> Outcome {
     run_scoped(check, params, yaml, &ScopeFilter::all())
 }
 
-/// Runs a catalog check with a scope.
+/// Runs a catalog check with a scope, on the trimmed snapshot that `audit` and the operator
+/// build, and again on the objects kept whole: the outcomes must be identical, so every check
+/// fixture is also a test that trimming drops nothing the check reads.
 pub fn run_scoped(check: &str, params: &str, yaml: &str, scope: &ScopeFilter) -> Outcome {
-    let snap = snapshot(yaml);
     let params: Option<serde_json::Value> = if params.trim().is_empty() {
         None
     } else {
         Some(serde_saphyr::from_str(params).expect("params parse"))
     };
-    let ctx = Ctx {
-        snapshot: &snap,
-        scope,
-        now: now(),
-    };
-    catalog()
-        .get(check)
-        .unwrap_or_else(|| panic!("unknown check {check}"))
-        .run(&ctx, params.as_ref())
-        .expect("params valid")
+    let [trimmed, whole] = [Trim::Yes, Trim::No].map(|trim| {
+        let snap = snapshot_with(yaml, trim);
+        let ctx = Ctx {
+            snapshot: &snap,
+            scope,
+            now: now(),
+        };
+        catalog()
+            .get(check)
+            .unwrap_or_else(|| panic!("unknown check {check}"))
+            .run(&ctx, params.as_ref())
+            .expect("params valid")
+    });
+    assert_eq!(
+        trimmed, whole,
+        "{check}: trimming changed the outcome (the trim drops a field this check reads)"
+    );
+    trimmed
 }
 
 /// The findings of an evaluated outcome, as `Kind/ns/name` strings (panics when not

@@ -39,22 +39,22 @@ pub(super) fn run(args: AuditArgs) -> u8 {
         Ok(c) => c,
         Err(e) => return input_error(e),
     };
-    let snapshot = match &args.manifests {
+    let (snapshot, not_evaluated) = match &args.manifests {
         Some(dir) => match manifests::load(dir) {
             Ok(report) => {
                 tracing::debug!(files = report.files, objects = report.objects.len(), ignored = ?report.ignored, "loaded manifests");
-                ClusterSnapshot::new(report.objects)
+                (ClusterSnapshot::new(report.objects), report.not_evaluated)
             }
             Err(e) => return input_error(e),
         },
         None => match load_live(args.context.as_deref()) {
-            Ok(s) => s,
+            Ok(s) => (s, Vec::new()),
             Err(e) => return input_error(format!("reading the cluster: {e}")),
         },
     };
     let now = args.at.unwrap_or_else(jiff::Timestamp::now);
     let evaluation = engine::evaluate(&controls, &snapshot, now);
-    if let Err(e) = output::print_evaluation(&evaluation, args.output) {
+    if let Err(e) = output::print_evaluation(&evaluation, &not_evaluated, args.output) {
         return input_error(e);
     }
     let errors: Vec<_> = evaluation

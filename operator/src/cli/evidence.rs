@@ -216,7 +216,15 @@ fn snapshot(args: SnapshotArgs) -> u8 {
         }
     } else {
         match manifests::load(std::path::Path::new(&args.manifests)) {
-            Ok(r) => ClusterSnapshot::new(r.objects),
+            Ok(r) => {
+                for n in &r.not_evaluated {
+                    eprintln!(
+                        "warning: {} (document {}): {} {} not evaluated: {}",
+                        n.file, n.document, n.kind, n.name, n.reason
+                    );
+                }
+                ClusterSnapshot::new(r.objects)
+            }
             Err(e) => return input_error(e),
         }
     };

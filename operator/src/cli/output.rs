@@ -8,6 +8,7 @@ use clap::ValueEnum;
 use super::{EXIT_OK, input_error};
 use crate::checks::catalog;
 use crate::engine::{Evaluation, Status};
+use crate::snapshot::manifests::NotEvaluated;
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -47,15 +48,52 @@ impl Style {
     }
 }
 
-/// Prints an evaluation.
-pub(super) fn print_evaluation(e: &Evaluation, format: Format) -> Result<(), String> {
+/// Prints an evaluation, with the objects of a manifests folder that could not be evaluated.
+pub(super) fn print_evaluation(
+    e: &Evaluation,
+    not_evaluated: &[NotEvaluated],
+    format: Format,
+) -> Result<(), String> {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Audit<'a> {
+        #[serde(flatten)]
+        evaluation: &'a Evaluation,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        not_evaluated: &'a [NotEvaluated],
+    }
+    let audit = Audit {
+        evaluation: e,
+        not_evaluated,
+    };
     let mut out = std::io::stdout().lock();
     let text = match format {
-        Format::Json => serde_json::to_string_pretty(e).map_err(|e| e.to_string())? + "\n",
-        Format::Yaml => serde_saphyr::to_string(e).map_err(|e| e.to_string())?,
-        Format::Table => render_table(e, &Style::detect()),
+        Format::Json => serde_json::to_string_pretty(&audit).map_err(|e| e.to_string())? + "\n",
+        Format::Yaml => serde_saphyr::to_string(&audit).map_err(|e| e.to_string())?,
+        Format::Table => render_table(e, &Style::detect()) + &render_not_evaluated(not_evaluated),
     };
     out.write_all(text.as_bytes()).map_err(|e| e.to_string())
+}
+
+fn render_not_evaluated(list: &[NotEvaluated]) -> String {
+    if list.is_empty() {
+        return String::new();
+    }
+    let mut s = format!(
+        "\n{} object(s) not evaluated (the rest of the folder was):\n",
+        list.len()
+    );
+    for n in list {
+        let name = match &n.namespace {
+            Some(ns) => format!("{ns}/{}", n.name),
+            None => n.name.clone(),
+        };
+        s.push_str(&format!(
+            "  {} (document {}): {} {}: {}\n",
+            n.file, n.document, n.kind, name, n.reason
+        ));
+    }
+    s
 }
 
 fn render_table(e: &Evaluation, style: &Style) -> String {

@@ -1,13 +1,11 @@
 //! Watch caches: one kube-runtime reflector per kind the checks read.
 //!
-//! Objects are trimmed before they are cached ([`trim_object`]): managedFields keep only
-//! manager/operation/time, the last-applied annotation goes, and per-kind fields no check reads
-//! (pod IPs and container states, node image lists, ConfigMap binary data) are dropped.
-//! Every change bumps a version counter and sends a tick on the change channel; the controller
+//! Every object goes through [`cache_events`] before it is cached: the one trim
+//! ([`crate::snapshot::trim`]) that `audit` and the manifests loader use too, so the operator
+//! and `audit` judge the same objects. Every change bumps a version counter and sends a tick on the change channel; the controller
 //! debounces ticks into re-evaluations. After the initial list the reflectors only watch; they
 //! never poll.
 
-use std::any::Any;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -26,90 +24,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::snapshot::{
-    Objects, VELERO_KINDS, live::OptionalApis, live::velero_resource, trim_metadata,
-};
-
-/// Drops what no check reads. Metadata is trimmed for every kind; some kinds lose more.
-pub fn trim_object<K: Resource + Any>(obj: &mut K) {
-    trim_metadata(obj.meta_mut());
-    let any = obj as &mut dyn Any;
-    if let Some(pod) = any.downcast_mut::<Pod>() {
-        // A pod run by a ReplicaSet, StatefulSet, DaemonSet or Job is evaluated through its
-        // owner's pod template (`ClusterSnapshot::workloads`); its own spec is a copy of that
-        // template, so only what identifies it (metadata, node, service account, images
-        // running) stays. This is most of the cache in a large cluster.
-        if controlled_by(
-            &pod.metadata,
-            &["ReplicaSet", "StatefulSet", "DaemonSet", "Job"],
-        ) && let Some(spec) = pod.spec.as_mut()
-        {
-            *spec = k8s_openapi::api::core::v1::PodSpec {
-                node_name: spec.node_name.take(),
-                service_account_name: spec.service_account_name.take(),
-                ..Default::default()
-            };
-        }
-        if let Some(status) = pod.status.as_mut() {
-            // Checks read phase, conditions, and which images run; not IPs or states.
-            status.pod_ips = None;
-            status.pod_ip = None;
-            status.host_ips = None;
-            status.host_ip = None;
-            status.message = None;
-            status.ephemeral_container_statuses = None;
-            status.resource_claim_statuses = None;
-            for cs in status
-                .container_statuses
-                .iter_mut()
-                .flatten()
-                .chain(status.init_container_statuses.iter_mut().flatten())
-            {
-                cs.last_state = None;
-                cs.state = None;
-                cs.allocated_resources = None;
-                cs.resources = None;
-                cs.volume_mounts = None;
-                cs.user = None;
-                cs.allocated_resources_status = None;
-            }
-        }
-    } else if let Some(node) = any.downcast_mut::<Node>() {
-        if let Some(status) = node.status.as_mut() {
-            status.images = None;
-            status.volumes_attached = None;
-            status.volumes_in_use = None;
-            status.addresses = None;
-        }
-    } else if let Some(cm) = any.downcast_mut::<ConfigMap>() {
-        cm.binary_data = None;
-    } else if let Some(rs) = any.downcast_mut::<ReplicaSet>() {
-        // Evaluated through its Deployment's template.
-        if controlled_by(&rs.metadata, &["Deployment"])
-            && let Some(t) = rs.spec.template.as_mut()
-        {
-            t.spec = None;
-        }
-    } else if let Some(job) = any.downcast_mut::<Job>() {
-        // Evaluated through its CronJob's template.
-        if controlled_by(&job.metadata, &["CronJob"])
-            && let Some(spec) = job.spec.as_mut()
-        {
-            spec.template.spec = None;
-        }
-    }
-}
-
-/// Whether a built-in controller of one of `kinds` controls the object.
-fn controlled_by(
-    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    kinds: &[&str],
-) -> bool {
-    meta.owner_references
-        .iter()
-        .flatten()
-        .any(|o| o.controller == Some(true) && kinds.contains(&o.kind.as_str()))
-}
+use crate::snapshot::{Objects, VELERO_KINDS, live::OptionalApis, live::velero_resource, trim};
 
 macro_rules! define_caches {
     ($($field:ident: $ty:ty,)*) => {
@@ -146,6 +61,39 @@ macro_rules! define_caches {
             }
         }
 
+        impl Stores {
+            /// Caches filled by replaying `objects` as one initial list per kind through
+            /// [`cache_events`], the path every watch event takes. For tests and benchmarks that
+            /// need the operator's view of a set of objects without an API server.
+            pub async fn replay(objects: &Objects) -> Stores {
+                $( let $field = replay_list(&objects.$field, Writer::default()).await; )*
+                let admission_policies = match &objects.admission_policies {
+                    Some(list) => Some(replay_list(list, Writer::default()).await),
+                    None => None,
+                };
+                let admission_policy_bindings = match &objects.admission_policy_bindings {
+                    Some(list) => Some(replay_list(list, Writer::default()).await),
+                    None => None,
+                };
+                let mut velero = Vec::new();
+                for ((kind, plural), list) in VELERO_KINDS.into_iter().zip([&objects.velero_backups, &objects.velero_schedules, &objects.velero_restores]) {
+                    velero.push(match list {
+                        Some(list) => Some(replay_list(list, Writer::new(velero_resource(kind, plural))).await),
+                        None => None,
+                    });
+                }
+                let mut velero = velero.into_iter();
+                Stores {
+                    $( $field, )*
+                    admission_policies,
+                    admission_policy_bindings,
+                    velero_backups: velero.next().flatten(),
+                    velero_schedules: velero.next().flatten(),
+                    velero_restores: velero.next().flatten(),
+                }
+            }
+        }
+
         /// Creates a reflector per kind. Returns the stores and the tasks that feed them; the
         /// caller spawns the tasks.
         pub fn start(client: &Client, apis: OptionalApis, caches: &Arc<CacheState>) -> (Stores, Vec<BoxFuture<'static, ()>>) {
@@ -171,7 +119,7 @@ macro_rules! define_caches {
                     let (store, writer) = { let w = Writer::<DynamicObject>::new(ar.clone()); (w.as_reader(), w) };
                     let api = Api::<DynamicObject>::all_with(client.clone(), &ar);
                     let label: &'static str = match kind { "Backup" => "Backup.velero.io", "Schedule" => "Schedule.velero.io", _ => "Restore.velero.io" };
-                    tasks.push(Box::pin(reflect_dyn(api, writer, caches.clone(), label)));
+                    tasks.push(Box::pin(reflect(api, writer, caches.clone(), label)));
                     velero[i] = Some(store);
                 }
             }
@@ -263,34 +211,41 @@ impl CacheState {
     }
 }
 
-async fn reflect<K>(api: Api<K>, writer: Writer<K>, state: Arc<CacheState>, kind: &'static str)
+/// The per-object path of every watch cache: each object is trimmed ([`trim`]), then stored by
+/// the reflector. The operator feeds it watch events; tests feed it scripted events to show that
+/// the operator and `audit` see the same objects.
+pub fn cache_events<K, S>(events: S, writer: Writer<K>) -> impl futures::Stream<Item = S::Item>
 where
-    K: Resource<DynamicType = ()>
-        + Clone
-        + DeserializeOwned
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
 {
-    let stream = watcher(api, watcher::Config::default().any_semantic())
-        .default_backoff()
-        .modify(trim_object::<K>)
-        .reflect(writer);
-    drive(stream, state, kind).await;
+    events.modify(trim::<K>).reflect(writer)
 }
 
-async fn reflect_dyn(
-    api: Api<DynamicObject>,
-    writer: Writer<DynamicObject>,
-    state: Arc<CacheState>,
-    kind: &'static str,
-) {
-    let stream = watcher(api, watcher::Config::default().any_semantic())
-        .default_backoff()
-        .modify(|o: &mut DynamicObject| trim_metadata(&mut o.metadata))
-        .reflect(writer);
-    drive(stream, state, kind).await;
+async fn replay_list<K>(list: &[Arc<K>], writer: Writer<K>) -> Store<K>
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    let store = writer.as_reader();
+    let events = std::iter::once(watcher::Event::Init)
+        .chain(list.iter().map(|o| watcher::Event::InitApply(K::clone(o))))
+        .chain(std::iter::once(watcher::Event::InitDone))
+        .map(Ok);
+    cache_events(futures::stream::iter(events), writer)
+        .for_each(|_| async {})
+        .await;
+    store
+}
+
+async fn reflect<K>(api: Api<K>, writer: Writer<K>, state: Arc<CacheState>, kind: &'static str)
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    let events = watcher(api, watcher::Config::default().any_semantic()).default_backoff();
+    drive(cache_events(events, writer), state, kind).await;
 }
 
 async fn drive<K, S>(stream: S, state: Arc<CacheState>, kind: &'static str)
@@ -315,66 +270,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{ContainerState, ContainerStatus, NodeStatus, PodStatus};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
-
-    #[test]
-    fn trimming_keeps_what_checks_read() {
-        let mut pod = Pod {
-            metadata: ObjectMeta {
-                name: Some("p".into()),
-                managed_fields: Some(vec![ManagedFieldsEntry {
-                    manager: Some("kubectl-edit".into()),
-                    operation: Some("Update".into()),
-                    fields_v1: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::FieldsV1(
-                        serde_json::json!({"f:spec": {}}),
-                    )),
-                    ..Default::default()
-                }]),
-                annotations: Some(
-                    [(
-                        "kubectl.kubernetes.io/last-applied-configuration".to_string(),
-                        "{}".to_string(),
-                    )]
-                    .into(),
-                ),
-                ..Default::default()
-            },
-            status: Some(PodStatus {
-                phase: Some("Running".into()),
-                pod_ip: Some("10.0.0.1".into()),
-                container_statuses: Some(vec![ContainerStatus {
-                    image: "nginx:1".into(),
-                    image_id: "sha256:abc".into(),
-                    state: Some(ContainerState::default()),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        trim_object(&mut pod);
-        let mf = &pod.metadata.managed_fields.as_ref().unwrap()[0];
-        assert_eq!(mf.manager.as_deref(), Some("kubectl-edit"));
-        assert!(mf.fields_v1.is_none());
-        assert!(pod.metadata.annotations.is_none());
-        let status = pod.status.unwrap();
-        assert_eq!(status.phase.as_deref(), Some("Running"));
-        assert!(status.pod_ip.is_none());
-        let cs = &status.container_statuses.unwrap()[0];
-        assert_eq!(cs.image_id, "sha256:abc");
-        assert!(cs.state.is_none());
-
-        let mut node = Node {
-            status: Some(NodeStatus {
-                images: Some(vec![Default::default()]),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        trim_object(&mut node);
-        assert!(node.status.unwrap().images.is_none());
-    }
 
     #[test]
     fn one_reflector_per_kind() {

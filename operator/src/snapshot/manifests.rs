@@ -1,5 +1,11 @@
 //! Builds a snapshot from a folder of YAML/JSON manifests: multi-document files, `List` kinds
 //! and nested folders. Secrets are skipped without reading their data into the snapshot.
+//!
+//! An object the checks read but that cannot be read here (an API version this build does not
+//! know, a legacy version that does not convert, a shape that does not decode) is listed in
+//! [`LoadReport::not_evaluated`] with its file and the reason, and the rest of the folder is
+//! audited. Only what makes the whole run meaningless is an error: an unreadable folder or a file
+//! that is not YAML/JSON at all.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -9,7 +15,8 @@ use super::kinds::*;
 use kube::core::DynamicObject;
 use serde_json::Value;
 
-use super::{Objects, VELERO_GROUP, trim, trim_metadata};
+use super::legacy::{self, split_api_version};
+use super::{Objects, VELERO_GROUP, trim};
 use crate::{Error, Result};
 
 /// What a folder held besides the objects the checks read.
@@ -21,10 +28,47 @@ pub struct LoadReport {
     pub files: usize,
     /// Kinds present but not used by any check, with counts (e.g. `Soc2Control`, `Secret`).
     pub ignored: BTreeMap<String, usize>,
+    /// Objects of kinds the checks read that could not be read, with the reason.
+    pub not_evaluated: Vec<NotEvaluated>,
+}
+
+/// An object of a kind the checks read that was left out of the audit, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotEvaluated {
+    /// The file, as found below the folder.
+    pub file: String,
+    /// 1-based position of the document in the file.
+    pub document: usize,
+    /// `apiVersion` as written.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.namespace`, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// `metadata.name`.
+    pub name: String,
+    /// Why it was not evaluated.
+    pub reason: String,
+}
+
+/// Whether objects are trimmed as they are loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trim {
+    /// Trimmed to what checks read ([`super::trim`]): what `audit` and the operator use.
+    Yes,
+    /// Kept whole: for tests that show trimming changes no outcome.
+    No,
 }
 
 /// Reads every `.yaml`, `.yml` and `.json` file below `dir` (or `dir` itself when it is a file).
 pub fn load(dir: &Path) -> Result<LoadReport> {
+    load_with(dir, Trim::Yes)
+}
+
+/// [`load`], choosing whether objects are trimmed.
+pub fn load_with(dir: &Path, trim: Trim) -> Result<LoadReport> {
     let mut files = Vec::new();
     collect_files(dir, &mut files)?;
     files.sort();
@@ -36,7 +80,7 @@ pub fn load(dir: &Path) -> Result<LoadReport> {
         })?;
         let docs = parse_documents(file, &text)?;
         for (i, doc) in docs.into_iter().enumerate() {
-            add_document(&mut report, file, i, doc)?;
+            add_document(&mut report, file, i, doc, trim)?;
         }
         report.files += 1;
     }
@@ -92,7 +136,13 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<Value>> {
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
-fn add_document(report: &mut LoadReport, file: &Path, index: usize, doc: Value) -> Result<()> {
+fn add_document(
+    report: &mut LoadReport,
+    file: &Path,
+    index: usize,
+    doc: Value,
+    trim: Trim,
+) -> Result<()> {
     let kind = doc
         .get("kind")
         .and_then(Value::as_str)
@@ -115,25 +165,41 @@ fn add_document(report: &mut LoadReport, file: &Path, index: usize, doc: Value) 
             _ => Vec::new(),
         };
         for item in items {
-            add_document(report, file, index, item)?;
+            add_document(report, file, index, item, trim)?;
         }
         return Ok(());
     }
-    add_object(
+    let meta = |field: &str| {
+        doc.pointer(&format!("/metadata/{field}"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let (namespace, name) = (meta("namespace"), meta("name").unwrap_or_default());
+    if let Err(reason) = add_object_with(
         &mut report.objects,
         &mut report.ignored,
         &api_version,
         &kind,
         doc,
-    )
-    .map_err(|message| Error::Manifest {
-        path: file.display().to_string(),
-        message: format!("document {} ({kind}): {message}", index + 1),
-    })
+        trim,
+    ) {
+        report.not_evaluated.push(NotEvaluated {
+            file: file.display().to_string(),
+            document: index + 1,
+            api_version,
+            kind,
+            namespace,
+            name,
+            reason,
+        });
+    }
+    Ok(())
 }
 
-/// Adds one object to `objects`, typed by its apiVersion and kind. Unknown kinds are counted
-/// in `ignored`; Secrets are counted and dropped before any field is read.
+/// Adds one object to `objects`, typed by its apiVersion and kind, and trims it. Unknown kinds
+/// are counted in `ignored`; Secrets are counted and dropped before any field is read. Legacy
+/// API versions are converted where their shape allows ([`legacy`]); an error says why an
+/// object of a kind the checks read could not be read.
 pub fn add_object(
     objects: &mut Objects,
     ignored: &mut BTreeMap<String, usize>,
@@ -141,16 +207,53 @@ pub fn add_object(
     kind: &str,
     doc: Value,
 ) -> std::result::Result<(), String> {
-    let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+    add_object_with(objects, ignored, api_version, kind, doc, Trim::Yes)
+}
+
+/// [`add_object`], choosing whether the object is trimmed.
+pub fn add_object_with(
+    objects: &mut Objects,
+    ignored: &mut BTreeMap<String, usize>,
+    api_version: &str,
+    kind: &str,
+    doc: Value,
+    trimming: Trim,
+) -> std::result::Result<(), String> {
+    let doc = match legacy::upgrade(api_version, kind, &doc) {
+        None => doc,
+        Some(Ok(upgraded)) => upgraded,
+        Some(Err(reason)) => return Err(format!("{api_version} {kind}: {reason}")),
+    };
+    let api_version = doc
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or(api_version)
+        .to_string();
+    let (group, version) = split_api_version(&api_version);
+    fn decode<K: serde::de::DeserializeOwned + kube::Resource + 'static>(
+        doc: Value,
+        trimming: Trim,
+    ) -> std::result::Result<Arc<K>, String> {
+        let mut obj: K = serde_json::from_value(doc).map_err(|e| e.to_string())?;
+        if trimming == Trim::Yes {
+            trim(&mut obj);
+        }
+        Ok(Arc::new(obj))
+    }
+    /// A known group and kind in a version this build does not read.
+    fn unknown_version(api_version: &str, kind: &str, reads: &str) -> String {
+        format!("{api_version} {kind}: not an API version this audit reads (it reads {reads})")
+    }
     macro_rules! typed {
         ($($field:ident: $ty:ty,)*) => {
             $(
                 if kind == <$ty as k8s_openapi::Resource>::KIND
                     && group == <$ty as k8s_openapi::Resource>::GROUP
                 {
-                    let mut obj: $ty = serde_json::from_value(doc).map_err(|e| e.to_string())?;
-                    trim(&mut obj);
-                    objects.$field.push(Arc::new(obj));
+                    if version != <$ty as k8s_openapi::Resource>::VERSION {
+                        return Err(unknown_version(&api_version, kind, <$ty as k8s_openapi::Resource>::API_VERSION));
+                    }
+                    objects.$field.push(decode::<$ty>(doc, trimming)?);
                     return Ok(());
                 }
             )*
@@ -158,33 +261,35 @@ pub fn add_object(
     }
     crate::for_each_core_kind!(typed);
     match (group, kind) {
+        (
+            "admissionregistration.k8s.io",
+            "ValidatingAdmissionPolicy" | "ValidatingAdmissionPolicyBinding",
+        ) if version != "v1" => {
+            return Err(unknown_version(
+                &api_version,
+                kind,
+                "admissionregistration.k8s.io/v1",
+            ));
+        }
         ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy") => {
-            let mut obj: ValidatingAdmissionPolicy =
-                serde_json::from_value(doc).map_err(|e| e.to_string())?;
-            trim_metadata(&mut obj.metadata);
-            objects
-                .admission_policies
-                .get_or_insert_default()
-                .push(Arc::new(obj));
+            let obj = decode::<ValidatingAdmissionPolicy>(doc, trimming)?;
+            objects.admission_policies.get_or_insert_default().push(obj);
         }
         ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding") => {
-            let mut obj: ValidatingAdmissionPolicyBinding =
-                serde_json::from_value(doc).map_err(|e| e.to_string())?;
-            trim_metadata(&mut obj.metadata);
+            let obj = decode::<ValidatingAdmissionPolicyBinding>(doc, trimming)?;
             objects
                 .admission_policy_bindings
                 .get_or_insert_default()
-                .push(Arc::new(obj));
+                .push(obj);
         }
         (VELERO_GROUP, "Backup" | "Schedule" | "Restore") => {
-            let mut obj: DynamicObject = serde_json::from_value(doc).map_err(|e| e.to_string())?;
-            trim_metadata(&mut obj.metadata);
+            let obj = decode::<DynamicObject>(doc, trimming)?;
             let list = match kind {
                 "Backup" => &mut objects.velero_backups,
                 "Schedule" => &mut objects.velero_schedules,
                 _ => &mut objects.velero_restores,
             };
-            list.get_or_insert_default().push(Arc::new(obj));
+            list.get_or_insert_default().push(obj);
             mark_velero_served(objects);
         }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {

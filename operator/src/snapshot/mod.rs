@@ -7,6 +7,7 @@
 
 mod index;
 pub mod kinds;
+mod legacy;
 pub mod live;
 pub mod manifests;
 mod resource;
@@ -20,7 +21,7 @@ use kube::core::DynamicObject;
 
 pub use index::Index;
 pub use resource::{ResourceRef, object_digest};
-pub use trim::{trim, trim_metadata};
+pub use trim::{POD_CONTROLLERS, controlled_by, trim, trim_metadata};
 pub use workload::Workload;
 
 /// Calls `$m!` with every always-present kind as `field: Type`. One list drives the struct,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::PodSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use super::trim::{POD_CONTROLLERS, controlled_by};
 use super::{Objects, ResourceRef};
 
 /// A workload and its pod template.
@@ -42,14 +43,6 @@ impl Workload<'_> {
         static EMPTY: BTreeMap<String, String> = BTreeMap::new();
         self.meta.labels.as_ref().unwrap_or(&EMPTY)
     }
-}
-
-/// Kinds whose pods (or ReplicaSets/Jobs) are reported through their owner.
-fn owned_by(meta: &ObjectMeta, kinds: &[&str]) -> bool {
-    meta.owner_references
-        .iter()
-        .flatten()
-        .any(|o| o.controller.unwrap_or(false) && kinds.contains(&o.kind.as_str()))
 }
 
 pub(super) fn iter(objects: &Objects) -> impl Iterator<Item = Workload<'_>> {
@@ -96,7 +89,7 @@ pub(super) fn iter(objects: &Objects) -> impl Iterator<Item = Workload<'_>> {
     let replicasets = objects
         .replicasets
         .iter()
-        .filter(|r| !owned_by(&r.metadata, &["Deployment"]))
+        .filter(|r| !controlled_by(&r.metadata, &["Deployment"]))
         .filter_map(|r| {
             let spec = &r.spec;
             Some(Workload {
@@ -110,7 +103,7 @@ pub(super) fn iter(objects: &Objects) -> impl Iterator<Item = Workload<'_>> {
     let jobs = objects
         .jobs
         .iter()
-        .filter(|j| !owned_by(&j.metadata, &["CronJob"]))
+        .filter(|j| !controlled_by(&j.metadata, &["CronJob"]))
         .filter_map(|j| {
             let spec = j.spec.as_ref()?;
             Some(Workload {
@@ -124,12 +117,7 @@ pub(super) fn iter(objects: &Objects) -> impl Iterator<Item = Workload<'_>> {
     let pods = objects
         .pods
         .iter()
-        .filter(|p| {
-            !owned_by(
-                &p.metadata,
-                &["ReplicaSet", "StatefulSet", "DaemonSet", "Job"],
-            )
-        })
+        .filter(|p| !controlled_by(&p.metadata, &POD_CONTROLLERS))
         .filter_map(|p| {
             Some(Workload {
                 kind: "Pod",
