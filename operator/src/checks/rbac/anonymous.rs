@@ -1,4 +1,12 @@
 //! `rbac.anonymous`: bindings that grant anything to unauthenticated requests.
+//!
+//! Unlike the other `rbac` checks, bootstrap-managed bindings are not skipped here: the only
+//! anonymous grant Kubernetes bootstraps is `system:public-info-viewer`, which the
+//! `allowedBindings` default names, and anyone who adds `system:anonymous` or
+//! `system:unauthenticated` to another bootstrap-managed binding (say `system:discovery`) can
+//! remove it again, since the API server keeps added subjects. Anonymous subjects are not
+//! ServiceAccounts, so the scope rule for ServiceAccounts does not apply either; RoleBindings
+//! in namespaces outside the scope are not examined.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -190,6 +198,27 @@ subjects: [{kind: Group, name: "system:unauthenticated"}]
                 "RoleBinding/kube-public/kubeadm:bootstrap-signer-clusterinfo"
             ]
         );
+    }
+
+    /// The bootstrap label does not hide anonymous subjects added to Kubernetes' bindings.
+    #[test]
+    fn anonymous_added_to_a_bootstrap_binding_fails() {
+        let yaml = format!(
+            "{DEFAULTS}---\n{}",
+            r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: "system:discovery"
+  labels: {kubernetes.io/bootstrapping: rbac-defaults}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:discovery"}
+subjects:
+- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: "system:authenticated"}
+- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: "system:unauthenticated"}
+"#
+        );
+        let out = run(ID, "", &yaml);
+        assert_eq!(failing(&out), ["ClusterRoleBinding/system:discovery"]);
     }
 
     #[test]

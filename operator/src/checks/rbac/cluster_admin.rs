@@ -1,5 +1,9 @@
 //! `rbac.cluster-admin`: full access (`cluster-admin`, or `*` verbs on `*` resources) bound to
 //! subjects outside an allowlist, cluster-wide or in a namespace.
+//!
+//! `*` counts wherever it stands in a rule's lists (`verbs: ["*", delete]` is every verb).
+//! Kubernetes' own identities in bootstrap-managed bindings and ServiceAccounts of namespaces
+//! outside the scope are not reported (see the `rbac` module docs).
 
 use std::collections::HashMap;
 
@@ -7,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::resolve::{Resolver, RoleKey, bindings, is_full_access};
-use super::{SubjectPattern, allowed, join};
+use super::{SubjectPattern, allowed, join, reportable};
 use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Severity};
 
 /// The check.
@@ -21,9 +25,11 @@ pub struct ClusterAdminParams {
     /// {kind: Group, name: "kubeadm:cluster-admins"}]` (the break-glass groups of Kubernetes and
     /// of kubeadm 1.29+).
     pub allowed_subjects: Vec<SubjectPattern>,
-    /// Also check Kubernetes' own bindings (named `system:*` and labelled
-    /// `kubernetes.io/bootstrapping: rbac-defaults`). Default: `false`.
-    pub include_system_bindings: bool,
+    /// Also report Kubernetes' own identities (ServiceAccounts in `kube-system`, users and
+    /// groups named `system:*`) in bootstrap-managed bindings, those labelled
+    /// `kubernetes.io/bootstrapping: rbac-defaults`, which the API server recreates at every
+    /// start. Other subjects in such bindings are always reported. Default: `false`.
+    pub include_bootstrap_managed: bool,
 }
 
 impl Default for ClusterAdminParams {
@@ -33,7 +39,7 @@ impl Default for ClusterAdminParams {
                 SubjectPattern::new("Group", "system:masters"),
                 SubjectPattern::new("Group", "kubeadm:cluster-admins"),
             ],
-            include_system_bindings: false,
+            include_bootstrap_managed: false,
         }
     }
 }
@@ -69,9 +75,6 @@ impl Check for ClusterAdmin {
                 continue;
             }
             checked += 1;
-            if !params.include_system_bindings && binding.is_system_default() {
-                continue;
-            }
             let Some(role) = binding.role() else {
                 continue;
             };
@@ -90,7 +93,10 @@ impl Check for ClusterAdmin {
             };
             let subjects: Vec<_> = binding
                 .subject_keys()
-                .filter(|s| !allowed(&params.allowed_subjects, s))
+                .filter(|s| {
+                    !allowed(&params.allowed_subjects, s)
+                        && reportable(ctx, &binding, s, params.include_bootstrap_managed)
+                })
                 .collect();
             if subjects.is_empty() {
                 continue;
@@ -306,12 +312,110 @@ subjects: [{kind: User, name: carol}]
     }
 
     #[test]
-    fn system_bindings_are_checked_when_asked() {
-        let out = run(ID, "includeSystemBindings: true", DEFAULTS);
+    fn bootstrap_bindings_are_checked_when_asked() {
+        let out = run(ID, "includeBootstrapManaged: true", DEFAULTS);
         assert_eq!(
             failing(&out),
             ["ClusterRoleBinding/system:controller:generic-garbage-collector"]
         );
+        // The control's scope still applies: the subject is a kube-system ServiceAccount.
+        let out = run_scoped(
+            ID,
+            "includeBootstrapManaged: true",
+            DEFAULTS,
+            &ScopeFilter::all().excluding(["kube-system"]),
+        );
+        assert!(failing(&out).is_empty());
+    }
+
+    /// The API server keeps subjects added to its own bindings: the label hides only its own.
+    #[test]
+    fn a_user_added_to_a_bootstrap_binding_is_reported() {
+        let yaml = DEFAULTS.replace(
+            "- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: \"system:masters\"}",
+            "- {apiGroup: rbac.authorization.k8s.io, kind: Group, name: \"system:masters\"}\n\
+             - {apiGroup: rbac.authorization.k8s.io, kind: User, name: mallory}\n\
+             - {apiGroup: rbac.authorization.k8s.io, kind: Group, name: \"system:authenticated\"}",
+        );
+        assert_ne!(yaml, DEFAULTS);
+        let out = run(ID, "", &yaml);
+        assert_eq!(failing(&out), ["ClusterRoleBinding/cluster-admin"]);
+        let msg = &messages(&out)[0];
+        assert!(
+            msg.contains("User `mallory`, Group `system:authenticated`"),
+            "{msg}"
+        );
+        assert!(!msg.contains("system:masters"), "{msg}");
+    }
+
+    /// A ClusterRoleBinding is judged by its subject's namespace; a non-bootstrap binding with
+    /// the same problem is still reported.
+    #[test]
+    fn service_accounts_outside_the_scope_are_not_reported() {
+        let yaml = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: addon-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {kind: ServiceAccount, name: addon, namespace: kube-system}
+- {kind: User, name: "system:serviceaccount:kube-system:other"}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: ci-admin}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
+subjects:
+- {kind: ServiceAccount, name: ci, namespace: ci}
+- {kind: ServiceAccount, name: addon, namespace: kube-system}
+"#;
+        let scope = ScopeFilter::all().excluding(["kube-system"]);
+        let out = run_scoped(ID, "", yaml, &scope);
+        assert_eq!(failing(&out), ["ClusterRoleBinding/ci-admin"]);
+        let msg = &messages(&out)[0];
+        assert!(msg.contains("ServiceAccount `ci/ci`") && !msg.contains("kube-system"));
+        let out = run(ID, "", yaml);
+        assert_eq!(
+            failing(&out),
+            [
+                "ClusterRoleBinding/addon-admin",
+                "ClusterRoleBinding/ci-admin"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_wildcard_among_other_entries_is_full_access() {
+        let out = run(
+            ID,
+            "",
+            r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: sneaky}
+rules:
+- {apiGroups: [apps, "*"], resources: [deployments, "*"], verbs: [get, "*"]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: almost}
+rules:
+- {apiGroups: [apps, "*"], resources: [deployments, "*"], verbs: [get, list, delete]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: sneaky}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: sneaky}
+subjects: [{kind: User, name: eve}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: almost}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: almost}
+subjects: [{kind: User, name: eve}]
+"#,
+        );
+        assert_eq!(failing(&out), ["ClusterRoleBinding/sneaky"]);
     }
 
     #[test]
@@ -344,7 +448,20 @@ subjects: [{kind: User, name: mallory}]
             failing(&out),
             [
                 "ClusterRoleBinding/alice-admin",
+                "RoleBinding/team-a/bob-admin"
+            ]
+        );
+        let out = run(
+            ID,
+            "{allowedSubjects: [], includeBootstrapManaged: true}",
+            &yaml,
+        );
+        assert_eq!(
+            failing(&out),
+            [
+                "ClusterRoleBinding/alice-admin",
                 "ClusterRoleBinding/cluster-admin",
+                "ClusterRoleBinding/system:controller:generic-garbage-collector",
                 "RoleBinding/team-a/bob-admin"
             ]
         );

@@ -1,11 +1,16 @@
 //! `rbac.default-serviceaccount`: `default` ServiceAccounts that are bound to roles or mount
 //! their token into pods. Remediable (`Enforce` sets `automountServiceAccountToken: false`).
+//!
+//! Only `default` ServiceAccounts of in-scope namespaces are examined. The finding is about the
+//! account, so a binding naming it counts wherever the binding is, except Kubernetes' own
+//! (`kube-system/default`) in a bootstrap-managed binding. See the `rbac` module docs.
 
 use std::collections::HashMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::reportable;
 use super::resolve::bindings;
 use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
 
@@ -21,6 +26,10 @@ pub struct DefaultServiceAccountParams {
     pub require_automount_disabled: bool,
     /// Allow bindings that name a `default` ServiceAccount. Default: `false`.
     pub allow_bindings: bool,
+    /// Also count bootstrap-managed bindings (labelled `kubernetes.io/bootstrapping:
+    /// rbac-defaults`, recreated by the API server at every start) that name
+    /// `kube-system/default`. Other subjects in such bindings always count. Default: `false`.
+    pub include_bootstrap_managed: bool,
 }
 
 impl Default for DefaultServiceAccountParams {
@@ -28,6 +37,7 @@ impl Default for DefaultServiceAccountParams {
         Self {
             require_automount_disabled: true,
             allow_bindings: false,
+            include_bootstrap_managed: false,
         }
     }
 }
@@ -58,6 +68,9 @@ impl Check for DefaultServiceAccount {
         if !params.allow_bindings {
             for binding in bindings(snapshot) {
                 for subject in binding.subject_keys() {
+                    if !reportable(ctx, &binding, &subject, params.include_bootstrap_managed) {
+                        continue;
+                    }
                     if let Some((ns, DEFAULT)) = subject.service_account() {
                         let list = bound.entry(ns).or_default();
                         let quoted = binding.quoted();
@@ -231,6 +244,42 @@ subjects: [{kind: ServiceAccount, name: default}]
         );
         assert!(failing(&out).is_empty());
         assert_eq!(checked(&out), 0);
+    }
+
+    #[test]
+    fn bootstrap_managed_bindings_of_kube_system_default_are_skipped_unless_asked() {
+        let yaml = r#"
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: kube-system}
+automountServiceAccountToken: false
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: team-a}
+automountServiceAccountToken: false
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: "system:example"
+  labels: {kubernetes.io/bootstrapping: rbac-defaults}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{kind: ServiceAccount, name: default, namespace: kube-system}]
+"#;
+        let out = run(ID, "", yaml);
+        assert!(failing(&out).is_empty());
+        assert_eq!(checked(&out), 2);
+        let out = run(ID, "includeBootstrapManaged: true", yaml);
+        assert_eq!(failing(&out), ["ServiceAccount/kube-system/default"]);
+        // Another namespace's default account added to the same binding counts.
+        let added = yaml.replace(
+            "subjects: [{kind: ServiceAccount, name: default, namespace: kube-system}]",
+            "subjects: [{kind: ServiceAccount, name: default, namespace: kube-system}, \
+             {kind: ServiceAccount, name: default, namespace: team-a}]",
+        );
+        let out = run(ID, "", &added);
+        assert_eq!(failing(&out), ["ServiceAccount/team-a/default"]);
     }
 
     #[test]

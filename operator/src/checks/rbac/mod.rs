@@ -3,11 +3,36 @@
 //! Every check and the matrix go through [`resolve`], which resolves aggregated ClusterRoles,
 //! RoleBinding→ClusterRole references and Role references once per evaluation. This module
 //! owns the shared parameter types and the matrix; each check lives in its own submodule.
+//!
+//! # What every check leaves out
+//!
+//! Findings are about objects someone can fix, in the control's scope. Every check applies two
+//! rules (see [`reportable`]):
+//!
+//! - **Bootstrap-managed objects.** Roles and bindings labelled
+//!   `kubernetes.io/bootstrapping: rbac-defaults` are Kubernetes' own: the API server recreates
+//!   them at every start, so editing them fixes nothing. They are skipped unless the check's
+//!   `includeBootstrapManaged` parameter is `true`. For a binding, what is skipped is
+//!   Kubernetes' own identities in it ([`is_kubernetes_identity`]: ServiceAccounts in
+//!   `kube-system`, users and groups named `system:*`). Any other subject in such a binding
+//!   is still reported: the API server's reconciliation adds missing subjects but keeps extra
+//!   ones, so a user added to the `cluster-admin` binding stays there, and the label does not
+//!   hide it. The same goes for `system:anonymous` and the groups everyone belongs to
+//!   (`system:authenticated`, `system:unauthenticated`, `system:serviceaccounts*`).
+//! - **ServiceAccounts outside the scope.** A ServiceAccount subject (or a
+//!   `system:serviceaccount:<ns>:<name>` user) whose namespace is outside the control's scope
+//!   is not reported, in ClusterRoleBindings too: a ClusterRoleBinding is cluster-scoped, so it
+//!   is judged by its subject's namespace. RoleBindings in namespaces outside the scope are not
+//!   examined at all.
+//!
+//! `rbac.anonymous` applies neither: it only looks at anonymous subjects, which are never
+//! skipped, and its `allowedBindings` lists the defaults that are meant to be public.
 
 mod anonymous;
 mod cluster_admin;
 mod default_sa;
 mod orphaned;
+mod privilege_escalation;
 pub(crate) mod resolve;
 mod secrets;
 mod wildcards;
@@ -17,14 +42,15 @@ use std::collections::{BTreeMap, HashMap};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::Catalog;
+use super::{Catalog, Ctx};
 use crate::snapshot::ClusterSnapshot;
-use resolve::{Resolver, SubjectKey, bindings};
+use resolve::{Binding, Resolver, SubjectKey, bindings};
 
 pub use anonymous::AnonymousParams;
 pub use cluster_admin::ClusterAdminParams;
 pub use default_sa::DefaultServiceAccountParams;
 pub use orphaned::OrphanedSubjectsParams;
+pub use privilege_escalation::PrivilegeEscalationParams;
 pub use secrets::SecretsAccessParams;
 pub use wildcards::WildcardsParams;
 
@@ -36,6 +62,50 @@ pub(super) fn register(catalog: &mut Catalog) {
     catalog.add(anonymous::Anonymous);
     catalog.add(orphaned::OrphanedSubjects);
     catalog.add(default_sa::DefaultServiceAccount);
+    catalog.add(privilege_escalation::PrivilegeEscalation);
+}
+
+/// The namespace of `kube-system`, where Kubernetes' own ServiceAccounts live.
+const KUBE_SYSTEM: &str = "kube-system";
+
+/// Whether a subject is one of Kubernetes' own identities, the kind the API server names in
+/// the bindings it bootstraps: a ServiceAccount in `kube-system`, or a user or group named
+/// `system:*` other than `system:anonymous`, ServiceAccount users of other namespaces, and the
+/// groups everyone is in (`system:authenticated`, `system:unauthenticated`,
+/// `system:serviceaccounts` and `system:serviceaccounts:<ns>`).
+pub(crate) fn is_kubernetes_identity(subject: &SubjectKey<'_>) -> bool {
+    if let Some((ns, _)) = subject.service_account() {
+        return ns == KUBE_SYSTEM;
+    }
+    let Some(rest) = subject.name.strip_prefix("system:") else {
+        return false;
+    };
+    match subject.kind {
+        "User" => rest != "anonymous",
+        "Group" => {
+            !matches!(rest, "authenticated" | "unauthenticated")
+                && !rest.starts_with("serviceaccounts")
+        }
+        _ => false,
+    }
+}
+
+/// Whether a check reports `subject` of `binding`, by the rules every check shares (see the
+/// module docs): not a ServiceAccount of a namespace outside the scope, and not one of
+/// Kubernetes' own identities in a bootstrap-managed binding unless `include_bootstrap`. The
+/// caller skips RoleBindings in namespaces outside the scope itself.
+pub(crate) fn reportable(
+    ctx: &Ctx<'_>,
+    binding: &Binding<'_>,
+    subject: &SubjectKey<'_>,
+    include_bootstrap: bool,
+) -> bool {
+    if let Some((ns, _)) = subject.service_account()
+        && !ctx.in_scope(ns)
+    {
+        return false;
+    }
+    include_bootstrap || !binding.is_bootstrap_managed() || !is_kubernetes_identity(subject)
 }
 
 /// A subject an allowlist accepts.
@@ -635,6 +705,13 @@ subjects: [{kind: User, name: ghost}]
                 true,
                 false,
             ),
+            (
+                "rbac.privilege-escalation",
+                &["CC6.1", "CC6.3"][..],
+                Severity::High,
+                false,
+                false,
+            ),
         ];
         for (id, criteria, severity, remediable, admission) in expect {
             let check = catalog()
@@ -661,6 +738,282 @@ subjects: [{kind: User, name: ghost}]
             defaults["allowedSubjects"][1],
             serde_json::json!({"kind": "ServiceAccount", "name": "*", "namespace": "kube-system"})
         );
+    }
+
+    #[test]
+    fn kubernetes_identities() {
+        let key = |kind, name, namespace| SubjectKey {
+            kind,
+            name,
+            namespace,
+        };
+        for own in [
+            key("ServiceAccount", "node-controller", Some("kube-system")),
+            key("User", "system:serviceaccount:kube-system:kube-dns", None),
+            key("User", "system:kube-scheduler", None),
+            key("Group", "system:masters", None),
+            key("Group", "system:monitoring", None),
+        ] {
+            assert!(is_kubernetes_identity(&own), "{own}");
+        }
+        for other in [
+            key("ServiceAccount", "node-controller", Some("team-a")),
+            key("User", "system:serviceaccount:team-a:app", None),
+            key("User", "system:anonymous", None),
+            key("User", "alice", None),
+            key("Group", "system:authenticated", None),
+            key("Group", "system:unauthenticated", None),
+            key("Group", "system:serviceaccounts", None),
+            key("Group", "system:serviceaccounts:kube-system", None),
+            key("Group", "admins", None),
+        ] {
+            assert!(!is_kubernetes_identity(&other), "{other}");
+        }
+    }
+
+    /// The baseline's scope for the `rbac` controls.
+    fn baseline_scope() -> crate::checks::ScopeFilter {
+        crate::checks::ScopeFilter::all().excluding([
+            "kube-system",
+            "kube-public",
+            "kube-node-lease",
+        ])
+    }
+
+    /// Every object a v1.24 API server and controller manager create by themselves, plus
+    /// `extra` (YAML documents).
+    fn fresh_cluster(extra: &str) -> ClusterSnapshot {
+        use crate::snapshot::manifests;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/fresh-cluster-v1.24");
+        let mut report = manifests::load(&dir).expect("fixture loads");
+        assert_eq!(report.files, 6);
+        let mut ignored = Default::default();
+        let path = std::path::Path::new("extra.yaml");
+        for doc in manifests::parse_documents(path, extra).expect("extra parses") {
+            let api_version = doc["apiVersion"].as_str().unwrap().to_string();
+            let kind = doc["kind"].as_str().unwrap().to_string();
+            manifests::add_object(&mut report.objects, &mut ignored, &api_version, &kind, doc)
+                .expect("extra object is valid");
+        }
+        // An extra ServiceAccount replaces the fixture's of the same name.
+        let accounts = std::mem::take(&mut report.objects.service_accounts);
+        let mut seen = std::collections::HashSet::new();
+        let mut kept: Vec<_> = accounts
+            .into_iter()
+            .rev()
+            .filter(|sa| seen.insert((sa.metadata.namespace.clone(), sa.metadata.name.clone())))
+            .collect();
+        kept.reverse();
+        report.objects.service_accounts = kept;
+        ClusterSnapshot::new(report.objects)
+    }
+
+    /// `(check, resource)` of every finding of every `rbac` check, each with `params`.
+    fn rbac_findings(
+        snap: &ClusterSnapshot,
+        scope: &crate::checks::ScopeFilter,
+        params: &serde_json::Value,
+    ) -> Vec<(String, String)> {
+        use crate::checks::{Ctx, Outcome, catalog};
+        let ctx = Ctx {
+            snapshot: snap,
+            scope,
+            now: crate::checks::testing::now(),
+        };
+        let ids: Vec<&str> = catalog()
+            .ids()
+            .filter(|id| id.starts_with("rbac."))
+            .collect();
+        assert_eq!(ids.len(), 7, "{ids:?}");
+        let mut out = Vec::new();
+        for id in ids {
+            let check = catalog().get(id).unwrap();
+            // Only the parameters the check has.
+            let defaults = check.default_params();
+            let own: serde_json::Map<String, serde_json::Value> = params
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(k, _)| defaults.get(k.as_str()).is_some())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            match check.run(&ctx, Some(&own.into())).unwrap() {
+                Outcome::Evaluated { findings, .. } => out.extend(
+                    findings
+                        .into_iter()
+                        .map(|f| (id.to_string(), f.resource.to_string())),
+                ),
+                Outcome::NotApplicable { reason } => panic!("{id}: {reason}"),
+            }
+        }
+        out
+    }
+
+    /// A fresh API server under the baseline's scope: nothing to fix in RBAC. The one finding
+    /// is real and fixable: the `default` namespace's `default` ServiceAccount mounts its
+    /// token (the controller manager creates it so, and leaves a changed account alone).
+    #[test]
+    fn a_fresh_cluster_has_no_rbac_findings() {
+        let snap = fresh_cluster("");
+        assert_eq!(snap.cluster_role_bindings.len(), 43);
+        assert_eq!(snap.role_bindings.len(), 7);
+        assert_eq!(snap.service_accounts.len(), 30);
+        let none = serde_json::json!({});
+        assert_eq!(
+            rbac_findings(&snap, &baseline_scope(), &none),
+            [(
+                "rbac.default-serviceaccount".to_string(),
+                "ServiceAccount/default/default".to_string()
+            )]
+        );
+        // With that account fixed, every check is clean.
+        let fixed = fresh_cluster(
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: default, namespace: default}\n\
+             automountServiceAccountToken: false\n",
+        );
+        assert_eq!(fixed.service_accounts.len(), 30);
+        let clean = rbac_findings(&fixed, &baseline_scope(), &none);
+        assert!(clean.is_empty(), "{clean:?}");
+        // With every namespace in scope, the bootstrap-managed objects are still skipped; only
+        // kube-system's `default` account, now in scope, mounts its token.
+        assert_eq!(
+            rbac_findings(&fixed, &crate::checks::ScopeFilter::all(), &none),
+            [(
+                "rbac.default-serviceaccount".to_string(),
+                "ServiceAccount/kube-system/default".to_string()
+            )]
+        );
+    }
+
+    /// `includeBootstrapManaged` brings the bootstrap-managed objects back: the four
+    /// ClusterRoleBindings of a fresh API server whose ServiceAccounts never get created (no
+    /// cloud controller, no kube-dns), and six RoleBindings in kube-system and kube-public
+    /// naming accounts of components that are not running (or not yet). The baseline's scope
+    /// still leaves them out: they are all kube-system ServiceAccounts.
+    #[test]
+    fn a_fresh_cluster_with_bootstrap_managed_objects_included() {
+        let snap = fresh_cluster("");
+        let include = serde_json::json!({"includeBootstrapManaged": true});
+        let all = crate::checks::ScopeFilter::all();
+        let orphaned: Vec<String> = rbac_findings(&snap, &all, &include)
+            .into_iter()
+            .filter(|(id, _)| id == "rbac.orphaned-subjects")
+            .map(|(_, r)| r)
+            .collect();
+        assert_eq!(
+            orphaned,
+            [
+                "ClusterRoleBinding/system:controller:node-controller",
+                "ClusterRoleBinding/system:controller:route-controller",
+                "ClusterRoleBinding/system:controller:service-controller",
+                "ClusterRoleBinding/system:kube-dns",
+                "RoleBinding/kube-public/system:controller:bootstrap-signer",
+                "RoleBinding/kube-system/system::leader-locking-kube-controller-manager",
+                "RoleBinding/kube-system/system::leader-locking-kube-scheduler",
+                "RoleBinding/kube-system/system:controller:bootstrap-signer",
+                "RoleBinding/kube-system/system:controller:cloud-provider",
+                "RoleBinding/kube-system/system:controller:token-cleaner",
+            ]
+        );
+        // Under the baseline's scope, the kube-system ServiceAccounts stay out; Kubernetes'
+        // own users and groups come back: `system:masters` holds full access, and the
+        // controller manager mints ServiceAccount tokens and reads every Secret.
+        let in_scope = rbac_findings(&snap, &baseline_scope(), &include);
+        assert_eq!(
+            in_scope,
+            [
+                (
+                    "rbac.default-serviceaccount",
+                    "ServiceAccount/default/default"
+                ),
+                ("rbac.privilege-escalation", "Group/system:masters"),
+                (
+                    "rbac.privilege-escalation",
+                    "User/system:kube-controller-manager"
+                ),
+                (
+                    "rbac.secrets-access",
+                    "ClusterRoleBinding/system:kube-controller-manager"
+                ),
+            ]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+        let ctx = crate::checks::Ctx {
+            snapshot: &snap,
+            scope: &baseline_scope(),
+            now: crate::checks::testing::now(),
+        };
+        let out = crate::checks::catalog()
+            .get("rbac.privilege-escalation")
+            .unwrap()
+            .run(&ctx, Some(&include))
+            .unwrap();
+        let crate::checks::Outcome::Evaluated { findings, .. } = out else {
+            panic!("not evaluated")
+        };
+        assert!(findings[0].message.contains(
+            "Group `system:masters` holds privilege-escalation paths: full access to the whole \
+             cluster via ClusterRoleBinding `cluster-admin` (ClusterRole `cluster-admin`);"
+        ));
+        assert!(findings[1].message.contains(
+            "User `system:kube-controller-manager` holds privilege-escalation paths: create \
+             ServiceAccount tokens cluster-wide via ClusterRoleBinding \
+             `system:kube-controller-manager` (ClusterRole `system:kube-controller-manager`);"
+        ));
+    }
+
+    /// Bindings of one's own with the same problems as the bootstrap ones are reported.
+    #[test]
+    fn a_fresh_cluster_with_handmade_bindings_is_reported() {
+        let snap = fresh_cluster(
+            r#"
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: default}
+automountServiceAccountToken: false
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: old-app}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:controller:route-controller"}
+subjects: [{kind: ServiceAccount, name: old-app, namespace: default}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: route-controller-copy}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:controller:route-controller"}
+subjects: [{kind: ServiceAccount, name: route-controller, namespace: kube-system}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: deployer, namespace: default}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects: [{kind: User, name: "system:serviceaccount:default:deployer"}]
+"#,
+        );
+        let none = serde_json::json!({});
+        assert_eq!(
+            rbac_findings(&snap, &baseline_scope(), &none),
+            [
+                ("rbac.orphaned-subjects", "ClusterRoleBinding/old-app"),
+                ("rbac.orphaned-subjects", "RoleBinding/default/deployer"),
+                (
+                    "rbac.privilege-escalation",
+                    "ServiceAccount/default/deployer"
+                ),
+                ("rbac.secrets-access", "RoleBinding/default/deployer"),
+            ]
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+        );
+        // With every namespace in scope, the copy naming a kube-system account is reported.
+        let all: Vec<(String, String)> =
+            rbac_findings(&snap, &crate::checks::ScopeFilter::all(), &none)
+                .into_iter()
+                .filter(|(id, _)| id == "rbac.orphaned-subjects")
+                .collect();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[1].1, "ClusterRoleBinding/route-controller-copy");
     }
 
     #[test]
@@ -789,10 +1142,13 @@ subjects: [{kind: User, name: ghost}]
         };
         assert_eq!(findings("rbac.cluster-admin"), 2000);
         assert_eq!(findings("rbac.wildcards"), 2000);
-        assert_eq!(findings("rbac.secrets-access"), 0);
+        // The same Role reads every Secret of its namespace.
+        assert_eq!(findings("rbac.secrets-access"), 2000);
         assert_eq!(findings("rbac.anonymous"), 0);
         assert_eq!(findings("rbac.orphaned-subjects"), 20_000);
         assert_eq!(findings("rbac.default-serviceaccount"), 2000);
+        // Each namespace's `*` Role is full access to that namespace.
+        assert_eq!(findings("rbac.privilege-escalation"), 2000);
         let matrix = access_matrix(&snap);
         assert_eq!(matrix.subjects.len(), 20_000);
         assert_eq!(matrix.roles.len(), 2001);

@@ -1,10 +1,16 @@
 //! `rbac.orphaned-subjects`: bindings that still name ServiceAccounts that no longer exist.
+//!
+//! A missing ServiceAccount of a namespace outside the control's scope is not reported, in
+//! ClusterRoleBindings too (the subject's namespace decides), and neither are Kubernetes' own
+//! ServiceAccounts (`kube-system`) in bootstrap-managed bindings: a fresh API server binds
+//! accounts of controllers that may never run, such as `kube-system/route-controller`, and
+//! recreates those bindings at every start. See the `rbac` module docs.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::join;
 use super::resolve::bindings;
+use super::{join, reportable};
 use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Severity};
 
 /// The check.
@@ -17,6 +23,12 @@ pub struct OrphanedSubjectsParams {
     /// ServiceAccount namespaces not checked (e.g. accounts created on demand by another
     /// system). Default: `[]`.
     pub ignore_namespaces: Vec<String>,
+    /// Also report Kubernetes' own ServiceAccounts (in `kube-system`) in bootstrap-managed
+    /// bindings, those labelled `kubernetes.io/bootstrapping: rbac-defaults`, which the API
+    /// server recreates at every start (e.g. `system:controller:route-controller` on a cluster
+    /// without a cloud controller). Other subjects in such bindings are always reported.
+    /// Default: `false`.
+    pub include_bootstrap_managed: bool,
 }
 
 impl Check for OrphanedSubjects {
@@ -56,7 +68,7 @@ impl Check for OrphanedSubjects {
                     s.service_account().is_some_and(|(ns, name)| {
                         !params.ignore_namespaces.iter().any(|i| i == ns)
                             && !index.has_service_account(ns, name)
-                    })
+                    }) && reportable(ctx, &binding, s, params.include_bootstrap_managed)
                 })
                 .collect();
             if missing.is_empty() {
@@ -172,11 +184,103 @@ subjects:
     }
 
     #[test]
-    fn namespaced_bindings_respect_scope_cluster_bindings_do_not() {
+    fn namespaced_bindings_respect_scope() {
         let yaml = format!("{ACCOUNTS}---\n{ORPHANS}");
         let out = run_scoped(ID, "", &yaml, &ScopeFilter::all().excluding(["team-a"]));
         assert_eq!(failing(&out), ["ClusterRoleBinding/deleted-namespace"]);
         assert_eq!(checked(&out), 2);
+    }
+
+    /// The fresh-cluster case: bootstrap-managed bindings of controllers that do not run.
+    const BOOTSTRAP: &str = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: "system:controller:route-controller"
+  labels: {kubernetes.io/bootstrapping: rbac-defaults}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:controller:route-controller"}
+subjects: [{kind: ServiceAccount, name: route-controller, namespace: kube-system}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: "system:controller:bootstrap-signer"
+  namespace: kube-public
+  labels: {kubernetes.io/bootstrapping: rbac-defaults}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: "system:controller:bootstrap-signer"}
+subjects: [{kind: ServiceAccount, name: bootstrap-signer, namespace: kube-system}]
+"#;
+
+    /// A binding of someone's own with the same problem.
+    const HANDMADE: &str = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: old-cni}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cni}
+subjects: [{kind: ServiceAccount, name: cni, namespace: kube-system}]
+"#;
+
+    #[test]
+    fn bootstrap_managed_bindings_are_skipped_unless_asked() {
+        let yaml = format!("{ACCOUNTS}---\n{BOOTSTRAP}---\n{HANDMADE}");
+        // Every namespace in scope: only the hand-made binding is reported.
+        let out = run(ID, "", &yaml);
+        assert_eq!(failing(&out), ["ClusterRoleBinding/old-cni"]);
+        let out = run(ID, "includeBootstrapManaged: true", &yaml);
+        assert_eq!(
+            failing(&out),
+            [
+                "ClusterRoleBinding/old-cni",
+                "ClusterRoleBinding/system:controller:route-controller",
+                "RoleBinding/kube-public/system:controller:bootstrap-signer"
+            ]
+        );
+        // A subject added to a bootstrap-managed binding is not Kubernetes' own.
+        let added = BOOTSTRAP.replace(
+            "subjects: [{kind: ServiceAccount, name: route-controller, namespace: kube-system}]",
+            "subjects: [{kind: ServiceAccount, name: route-controller, namespace: kube-system}, \
+             {kind: ServiceAccount, name: gone, namespace: team-a}]",
+        );
+        assert_ne!(added, BOOTSTRAP);
+        let out = run(ID, "", &format!("{ACCOUNTS}---\n{added}"));
+        assert_eq!(
+            failing(&out),
+            ["ClusterRoleBinding/system:controller:route-controller"]
+        );
+        let Outcome::Evaluated { findings, .. } = out else {
+            unreachable!()
+        };
+        assert!(
+            findings[0]
+                .message
+                .contains("ServiceAccount `team-a/gone`, which")
+        );
+        assert!(
+            !findings[0]
+                .message
+                .contains("ServiceAccount `kube-system/route-controller`")
+        );
+    }
+
+    /// A ClusterRoleBinding is judged by its subjects' namespaces.
+    #[test]
+    fn service_accounts_outside_the_scope_are_not_reported() {
+        let yaml = format!("{ACCOUNTS}---\n{BOOTSTRAP}---\n{HANDMADE}---\n{ORPHANS}");
+        let scope = ScopeFilter::all().excluding(["kube-system", "kube-public", "gone"]);
+        let out = run_scoped(ID, "includeBootstrapManaged: true", &yaml, &scope);
+        assert_eq!(
+            failing(&out),
+            ["RoleBinding/team-a/cross", "RoleBinding/team-a/old-app"]
+        );
+        let out = run_scoped(ID, "", &yaml, &ScopeFilter::all().excluding(["gone"]));
+        assert_eq!(
+            failing(&out),
+            [
+                "ClusterRoleBinding/old-cni",
+                "RoleBinding/team-a/cross",
+                "RoleBinding/team-a/old-app"
+            ]
+        );
     }
 
     #[test]

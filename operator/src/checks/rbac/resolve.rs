@@ -170,10 +170,10 @@ impl<'a> Binding<'a> {
         }
     }
 
-    /// Whether this is one of Kubernetes' own bindings: named `system:*` and labelled
-    /// `kubernetes.io/bootstrapping: rbac-defaults`.
-    pub(crate) fn is_system_default(&self) -> bool {
-        self.name.starts_with("system:") && is_bootstrap(self.meta)
+    /// Whether the binding is bootstrap-managed: labelled `kubernetes.io/bootstrapping:
+    /// rbac-defaults` (the API server recreates these at every start).
+    pub(crate) fn is_bootstrap_managed(&self) -> bool {
+        is_bootstrap(self.meta)
     }
 
     /// Its subjects, ServiceAccount namespaces resolved. A ServiceAccount subject without a
@@ -369,18 +369,31 @@ fn push_unique<'a>(out: &mut Vec<EffectiveRule<'a>>, rule: EffectiveRule<'a>) {
     }
 }
 
-/// Whether a list holds `value` or the wildcard `*`.
+/// Whether a list holds `value` or the wildcard `*` (anywhere in the list, as the API server's
+/// authorizer matches API groups and verbs).
 pub(crate) fn allows(list: &[String], value: &str) -> bool {
     list.iter().any(|v| v == "*" || v == value)
 }
 
-/// Whether a list holds the wildcard `*`.
+/// Whether a list holds the wildcard `*` (anywhere in the list).
 pub(crate) fn has_wildcard(list: &[String]) -> bool {
     list.iter().any(|v| v == "*")
 }
 
+/// Whether a rule's `resources` cover `resource` (`pods`, or `pods/exec` for a subresource) as
+/// the API server matches them: `*` anywhere in the list, the exact name, or `*/<subresource>`
+/// for a subresource. `pods/*` matches nothing special, as in Kubernetes.
+pub(crate) fn resource_allows(list: &[String], resource: &str) -> bool {
+    let subresource = resource.split_once('/').map(|(_, sub)| sub);
+    list.iter().any(|r| {
+        r == "*"
+            || r == resource
+            || subresource.is_some_and(|sub| r.strip_prefix("*/") == Some(sub))
+    })
+}
+
 /// Whether a rule grants everything: `*` verbs on `*` resources in the `*` or core API group,
-/// not limited by resource names.
+/// not limited by resource names. `*` counts anywhere in a list (`verbs: ["*", delete]`).
 pub(crate) fn is_full_access(rule: &PolicyRule) -> bool {
     let groups = rule.api_groups.as_deref().unwrap_or(&[]);
     has_wildcard(&rule.verbs)
@@ -389,13 +402,26 @@ pub(crate) fn is_full_access(rule: &PolicyRule) -> bool {
         && rule.resource_names.as_ref().is_none_or(Vec::is_empty)
 }
 
-/// Whether a rule grants any of `verbs` on a resource of an API group, for every object of
-/// it (not limited by resource names).
+/// Whether a rule grants any of `verbs` on a resource (or `resource/subresource`) of an API
+/// group, for every object of it (not limited by resource names).
 pub(crate) fn grants_any(rule: &PolicyRule, group: &str, resource: &str, verbs: &[String]) -> bool {
+    rule.resource_names.as_ref().is_none_or(Vec::is_empty)
+        && grants_any_named(rule, group, resource, verbs)
+}
+
+/// Like [`grants_any`], but a rule limited by `resourceNames` counts too.
+pub(crate) fn grants_any_named<S: AsRef<str>>(
+    rule: &PolicyRule,
+    group: &str,
+    resource: &str,
+    verbs: &[S],
+) -> bool {
     allows(rule.api_groups.as_deref().unwrap_or(&[]), group)
-        && allows(rule.resources.as_deref().unwrap_or(&[]), resource)
-        && rule.resource_names.as_ref().is_none_or(Vec::is_empty)
-        && (has_wildcard(&rule.verbs) || verbs.iter().any(|v| rule.verbs.contains(v)))
+        && resource_allows(rule.resources.as_deref().unwrap_or(&[]), resource)
+        && (has_wildcard(&rule.verbs)
+            || verbs
+                .iter()
+                .any(|v| rule.verbs.iter().any(|r| r == v.as_ref())))
 }
 
 #[cfg(test)]
@@ -557,5 +583,69 @@ subjects:
         let mut named = rule(&[""], &["secrets"], &["get"]);
         named.resource_names = Some(vec!["one".into()]);
         assert!(!grants_any(&named, "", "secrets", &read));
+        assert!(grants_any_named(&named, "", "secrets", &read));
+    }
+
+    /// `*` counts wherever it stands in a list, as in the API server's authorizer.
+    #[test]
+    fn a_wildcard_among_other_entries_counts() {
+        let rule = |groups: &[&str], resources: &[&str], verbs: &[&str]| PolicyRule {
+            api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
+            resources: Some(resources.iter().map(|s| s.to_string()).collect()),
+            verbs: verbs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        let mixed = rule(
+            &["", "*"],
+            &["pods/portforward", "secrets", "*"],
+            &["*", "delete"],
+        );
+        assert!(is_full_access(&mixed));
+        assert!(grants_any(
+            &mixed,
+            "apps",
+            "deployments",
+            &["get".to_string()]
+        ));
+        assert!(!is_full_access(&rule(
+            &["apps"],
+            &["pods", "*"],
+            &["get", "*"]
+        )));
+        assert!(is_full_access(&rule(
+            &["apps", ""],
+            &["pods", "*"],
+            &["get", "*"]
+        )));
+        assert!(grants_any(
+            &rule(&["apps", "*"], &["secrets"], &["list"]),
+            "",
+            "secrets",
+            &["list".to_string()]
+        ));
+        assert!(grants_any(
+            &rule(&[""], &["configmaps", "*"], &["list"]),
+            "",
+            "secrets",
+            &["list".to_string()]
+        ));
+        assert!(grants_any(
+            &rule(&[""], &["secrets"], &["create", "*"]),
+            "",
+            "secrets",
+            &["get".to_string()]
+        ));
+    }
+
+    #[test]
+    fn subresources_match_as_in_the_authorizer() {
+        let list = |v: &[&str]| -> Vec<String> { v.iter().map(|s| s.to_string()).collect() };
+        assert!(resource_allows(&list(&["pods/exec"]), "pods/exec"));
+        assert!(resource_allows(&list(&["*/exec"]), "pods/exec"));
+        assert!(resource_allows(&list(&["pods", "*"]), "pods/exec"));
+        assert!(!resource_allows(&list(&["pods"]), "pods/exec"));
+        assert!(!resource_allows(&list(&["pods/*"]), "pods/exec"));
+        assert!(!resource_allows(&list(&["*/exec"]), "pods"));
+        assert!(!resource_allows(&list(&["*/attach"]), "pods/exec"));
     }
 }

@@ -1,5 +1,11 @@
 //! `rbac.wildcards`: non-system Roles and ClusterRoles with `*` in verbs, resources or API
-//! groups.
+//! groups (anywhere in the list: `verbs: [get, "*"]` counts).
+//!
+//! Bootstrap-managed roles are skipped, and by default so are roles that nothing in the scope
+//! uses: a role counts as bound only through a binding examined under the shared rules (a
+//! RoleBinding in an in-scope namespace, with a subject that is not a ServiceAccount of a
+//! namespace outside the scope, nor one of Kubernetes' own identities in a bootstrap-managed
+//! binding; see the `rbac` module docs).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -8,8 +14,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::glob;
 use super::resolve::{Resolver, RoleKey, bindings, has_wildcard, is_bootstrap};
+use super::{glob, reportable};
 use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
 
 /// The check.
@@ -22,11 +28,15 @@ pub struct WildcardsParams {
     /// Role and ClusterRole names not checked; a trailing `*` matches a prefix. Default:
     /// `["system:*", "cluster-admin", "admin", "edit", "view"]`.
     pub ignore_roles: Vec<String>,
-    /// Skip roles labelled `kubernetes.io/bootstrapping: rbac-defaults` (Kubernetes' own).
-    /// Default: `true`.
-    pub ignore_rbac_defaults: bool,
-    /// Skip roles no binding with subjects uses, directly or through an aggregated
-    /// ClusterRole that selects them. Default: `true`.
+    /// Also check bootstrap-managed roles, those labelled `kubernetes.io/bootstrapping:
+    /// rbac-defaults`, which the API server recreates at every start; also count bindings of
+    /// Kubernetes' own identities in bootstrap-managed bindings as uses of a role. Default:
+    /// `false`.
+    pub include_bootstrap_managed: bool,
+    /// Skip roles that no examined binding grants to a reported subject, directly or through
+    /// an aggregated ClusterRole that selects them: bindings in namespaces outside the scope,
+    /// ServiceAccounts of namespaces outside the scope, and Kubernetes' own identities in
+    /// bootstrap-managed bindings do not count as uses. Default: `true`.
     pub ignore_unbound: bool,
 }
 
@@ -36,7 +46,7 @@ impl Default for WildcardsParams {
             ignore_roles: ["system:*", "cluster-admin", "admin", "edit", "view"]
                 .map(String::from)
                 .to_vec(),
-            ignore_rbac_defaults: true,
+            include_bootstrap_managed: false,
             ignore_unbound: true,
         }
     }
@@ -67,7 +77,11 @@ impl Check for Wildcards {
         let mut bound: HashSet<RoleKey<'_>> = HashSet::new();
         let mut queue: Vec<&str> = Vec::new();
         for binding in bindings(snapshot) {
-            if binding.subjects.is_empty() {
+            if binding.namespace.is_some_and(|ns| !ctx.in_scope(ns))
+                || !binding
+                    .subject_keys()
+                    .any(|s| reportable(ctx, &binding, &s, params.include_bootstrap_managed))
+            {
                 continue;
             }
             if let Some(role) = binding.role()
@@ -95,7 +109,7 @@ impl Check for Wildcards {
                 RoleKey::Cluster(name) | RoleKey::Namespaced(_, name) => name,
             };
             if params.ignore_roles.iter().any(|p| glob(p, name))
-                || (params.ignore_rbac_defaults && is_bootstrap(meta))
+                || (!params.include_bootstrap_managed && is_bootstrap(meta))
                 || (params.ignore_unbound && !bound.contains(&key))
             {
                 return;
@@ -291,11 +305,60 @@ subjects: [{kind: Group, name: ops}]
         );
         let out = run(ID, "ignoreRoles: [deploy*]", FIXTURE);
         assert!(failing(&out).is_empty());
-        let out = run(ID, "ignoreRoles: []\nignoreRbacDefaults: false", FIXTURE);
+        let out = run(
+            ID,
+            "ignoreRoles: []\nincludeBootstrapManaged: true",
+            FIXTURE,
+        );
         assert_eq!(
             failing(&out),
             ["ClusterRole/cluster-admin", "Role/team-a/deployer"]
         );
+    }
+
+    /// A role used only by ServiceAccounts of namespaces outside the scope is not reported;
+    /// the same role bound to an in-scope subject is.
+    #[test]
+    fn roles_used_only_outside_the_scope_are_not_reported() {
+        let yaml = r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: cni-agent}
+rules: [{apiGroups: [""], resources: [pods, "*"], verbs: [get]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: cni-agent}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cni-agent}
+subjects: [{kind: ServiceAccount, name: cni, namespace: kube-system}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: cni-agent, namespace: kube-public}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cni-agent}
+subjects: [{kind: User, name: ops}]
+"#;
+        let scope = ScopeFilter::all().excluding(["kube-system", "kube-public"]);
+        let out = run_scoped(ID, "", yaml, &scope);
+        assert!(failing(&out).is_empty(), "{:?}", failing(&out));
+        assert_eq!(checked(&out), 1);
+        let out = run_scoped(ID, "ignoreUnbound: false", yaml, &scope);
+        assert_eq!(failing(&out), ["ClusterRole/cni-agent"]);
+        let out = run_scoped(ID, "", yaml, &ScopeFilter::all().excluding(["kube-public"]));
+        assert_eq!(failing(&out), ["ClusterRole/cni-agent"]);
+        assert!(messages(&out)[0].contains("rule 0 (resources)"));
+        let in_scope = format!(
+            "{yaml}---\n{}",
+            r#"
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: cni-debug}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cni-agent}
+subjects: [{kind: ServiceAccount, name: debug, namespace: team-a}]
+"#
+        );
+        let out = run_scoped(ID, "", &in_scope, &scope);
+        assert_eq!(failing(&out), ["ClusterRole/cni-agent"]);
     }
 
     #[test]
