@@ -164,7 +164,7 @@ fn authorization_problems(s: &ApiServer<'_>, params: &AuthorizationParams) -> Ve
                          request the earlier authorizers do not decide, so RBAC is meaningless; \
                          remove AlwaysAllow (e.g. --{AUTHORIZATION_MODE}=Node,RBAC)"
                     ));
-                } else if !has("RBAC") && !(params.allow_webhook_authorizer && has("Webhook")) {
+                } else if !(has("RBAC") || (params.allow_webhook_authorizer && has("Webhook"))) {
                     problems.push(format!(
                         "runs with --{AUTHORIZATION_MODE}={value}, which does not include RBAC; \
                          add RBAC (or set allowWebhookAuthorizer if a Webhook authorizer enforces \
