@@ -5,6 +5,7 @@
 //! not apply exceptions or attestations (that is the [engine](crate::engine)'s job) and does no
 //! I/O.
 
+pub mod access;
 pub mod availability;
 pub mod backup;
 pub mod change;
@@ -193,6 +194,7 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
     let mut c = Catalog {
         checks: BTreeMap::new(),
     };
+    access::register(&mut c);
     availability::register(&mut c);
     backup::register(&mut c);
     change::register(&mut c);
