@@ -26,6 +26,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+use crate::snapshot::dynamic::{DYN_KIND_COUNT, DynKind, trim_dynamic};
 use crate::snapshot::{
     Objects, VELERO_KINDS, live::OptionalApis, live::velero_resource, trim_metadata,
 };
@@ -130,6 +131,8 @@ macro_rules! define_caches {
             pub velero_schedules: Option<Store<DynamicObject>>,
             /// Velero Restores, when served.
             pub velero_restores: Option<Store<DynamicObject>>,
+            /// Cilium and Calico policies, one store per served [`DynKind`] (table order).
+            pub dynamic: [Option<Store<DynamicObject>>; DYN_KIND_COUNT],
         }
 
         impl Stores {
@@ -142,6 +145,7 @@ macro_rules! define_caches {
                     velero_backups: self.velero_backups.as_ref().map(Store::state),
                     velero_schedules: self.velero_schedules.as_ref().map(Store::state),
                     velero_restores: self.velero_restores.as_ref().map(Store::state),
+                    dynamic: self.dynamic.each_ref().map(|s| s.as_ref().map(Store::state)).into(),
                 }
             }
         }
@@ -175,6 +179,19 @@ macro_rules! define_caches {
                     velero[i] = Some(store);
                 }
             }
+            let mut dynamic: [Option<Store<DynamicObject>>; DYN_KIND_COUNT] = Default::default();
+            for (slot, kind) in dynamic.iter_mut().zip(DynKind::ALL) {
+                let Some(source) = apis.dynamic.get(kind) else { continue };
+                let ar = kind.resource(source);
+                let writer = Writer::<DynamicObject>::new(ar.clone());
+                *slot = Some(writer.as_reader());
+                let stream = watcher(Api::<DynamicObject>::all_with(client.clone(), &ar), watcher::Config::default().any_semantic())
+                    .default_backoff()
+                    .modify(trim_dynamic)
+                    .reflect(writer);
+                let state = caches.clone();
+                tasks.push(Box::pin(async move { drive(stream, state, kind.api().label).await }));
+            }
             let mut velero = velero.into_iter();
             let stores = Stores {
                 $( $field, )*
@@ -183,6 +200,7 @@ macro_rules! define_caches {
                 velero_backups: velero.next().flatten(),
                 velero_schedules: velero.next().flatten(),
                 velero_restores: velero.next().flatten(),
+                dynamic,
             };
             (stores, tasks)
         }
@@ -222,6 +240,7 @@ impl CacheState {
         crate::for_each_core_kind!(count)
             + if apis.admission_policies { 2 } else { 0 }
             + if apis.velero { VELERO_KINDS.len() } else { 0 }
+            + apis.dynamic.count()
     }
 
     /// Bumped on every change to any cached object.
@@ -379,12 +398,16 @@ mod tests {
     #[test]
     fn one_reflector_per_kind() {
         let none = OptionalApis::default();
-        let all = OptionalApis {
+        let mut all = OptionalApis {
             velero: true,
             admission_policies: true,
+            ..OptionalApis::default()
         };
+        for kind in DynKind::ALL {
+            all.dynamic.set(kind, kind.api().sources[0]);
+        }
         assert_eq!(CacheState::reflector_count(none), 22);
-        assert_eq!(CacheState::reflector_count(all), 27);
+        assert_eq!(CacheState::reflector_count(all), 31);
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ use super::kinds::*;
 use kube::core::DynamicObject;
 use serde_json::Value;
 
+use super::dynamic::{self, DynKind};
 use super::{Objects, VELERO_GROUP, trim, trim_metadata};
 use crate::{Error, Result};
 
@@ -186,6 +187,17 @@ pub fn add_object(
             };
             list.get_or_insert_default().push(Arc::new(obj));
             mark_velero_served(objects);
+        }
+        (g, k) if DynKind::of(g, k).is_some() => {
+            if let Some(dk) = DynKind::of(g, k) {
+                dynamic::add_manifest_object(&mut objects.dynamic, dk, doc)?;
+            }
+        }
+        ("apiextensions.k8s.io", "CustomResourceDefinition") if DynKind::of_crd(&doc).is_some() => {
+            if let Some(dk) = DynKind::of_crd(&doc) {
+                objects.dynamic.mark_served(dk);
+            }
+            *ignored.entry(kind.to_string()).or_default() += 1;
         }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
             let served_group = doc.pointer("/spec/group").and_then(Value::as_str);

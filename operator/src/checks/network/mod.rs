@@ -1,9 +1,12 @@
 //! Checks of the `network` domain: default-deny ingress per namespace, pods no ingress policy
 //! selects, and Services exposed outside the cluster.
 //!
-//! This module owns NetworkPolicy and Service reasoning. It does not create policies (the
+//! This module owns NetworkPolicy and Service reasoning, including the Cilium and Calico policy
+//! kinds that isolate pods where those CNIs are installed ([`cni`]). It does not create policies (the
 //! enforcement controller remediates `network.default-deny` findings).
 
+mod calico_selector;
+mod cni;
 mod default_deny;
 mod exposure;
 mod pods_isolated;
