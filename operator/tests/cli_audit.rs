@@ -81,10 +81,14 @@ fn demo_cluster_fails_exactly_the_planted_violations() {
     let expected: BTreeMap<String, BTreeMap<String, Vec<String>>> =
         serde_json::from_value(serde_json::json!({
             "CC6.1": {
+                "access.api-server-authentication": ["Pod/kube-system/kube-apiserver-control-plane"],
                 "network.default-deny": ["Namespace/legacy"],
                 "rbac.cluster-admin": ["ClusterRoleBinding/contractor-admin"]
             },
-            "CC6.3": {"rbac.secrets-access": ["ClusterRoleBinding/contractor-admin"]},
+            "CC6.3": {
+                "rbac.privilege-escalation": ["User/alice@contractor.example"],
+                "rbac.secrets-access": ["ClusterRoleBinding/contractor-admin"]
+            },
             "CC6.6": {
                 "network.restricted-exposure": ["Service/web/storefront-lb"],
                 "tls.ingress": ["Ingress/web/storefront"]

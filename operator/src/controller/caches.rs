@@ -24,6 +24,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+use crate::snapshot::dynamic::{DYN_KIND_COUNT, DynKind};
 use crate::snapshot::{Objects, VELERO_KINDS, live::OptionalApis, live::velero_resource, trim};
 
 macro_rules! define_caches {
@@ -45,6 +46,8 @@ macro_rules! define_caches {
             pub velero_schedules: Option<Store<DynamicObject>>,
             /// Velero Restores, when served.
             pub velero_restores: Option<Store<DynamicObject>>,
+            /// Cilium and Calico policies, one store per served [`DynKind`] (table order).
+            pub dynamic: [Option<Store<DynamicObject>>; DYN_KIND_COUNT],
         }
 
         impl Stores {
@@ -57,6 +60,7 @@ macro_rules! define_caches {
                     velero_backups: self.velero_backups.as_ref().map(Store::state),
                     velero_schedules: self.velero_schedules.as_ref().map(Store::state),
                     velero_restores: self.velero_restores.as_ref().map(Store::state),
+                    dynamic: self.dynamic.each_ref().map(|s| s.as_ref().map(Store::state)).into(),
                 }
             }
         }
@@ -82,6 +86,13 @@ macro_rules! define_caches {
                         None => None,
                     });
                 }
+                let mut dynamic: [Option<Store<DynamicObject>>; DYN_KIND_COUNT] = Default::default();
+                for (slot, kind) in dynamic.iter_mut().zip(DynKind::ALL) {
+                    if let Some(list) = objects.dynamic.get(kind) {
+                        let writer = Writer::new(kind.resource(kind.api().sources[0]));
+                        *slot = Some(replay_list(list, writer).await);
+                    }
+                }
                 let mut velero = velero.into_iter();
                 Stores {
                     $( $field, )*
@@ -90,6 +101,7 @@ macro_rules! define_caches {
                     velero_backups: velero.next().flatten(),
                     velero_schedules: velero.next().flatten(),
                     velero_restores: velero.next().flatten(),
+                    dynamic,
                 }
             }
         }
@@ -123,6 +135,14 @@ macro_rules! define_caches {
                     velero[i] = Some(store);
                 }
             }
+            let mut dynamic: [Option<Store<DynamicObject>>; DYN_KIND_COUNT] = Default::default();
+            for (slot, kind) in dynamic.iter_mut().zip(DynKind::ALL) {
+                let Some(source) = apis.dynamic.get(kind) else { continue };
+                let ar = kind.resource(source);
+                let writer = Writer::<DynamicObject>::new(ar.clone());
+                *slot = Some(writer.as_reader());
+                tasks.push(Box::pin(reflect(Api::<DynamicObject>::all_with(client.clone(), &ar), writer, caches.clone(), kind.api().label)));
+            }
             let mut velero = velero.into_iter();
             let stores = Stores {
                 $( $field, )*
@@ -131,6 +151,7 @@ macro_rules! define_caches {
                 velero_backups: velero.next().flatten(),
                 velero_schedules: velero.next().flatten(),
                 velero_restores: velero.next().flatten(),
+                dynamic,
             };
             (stores, tasks)
         }
@@ -170,6 +191,7 @@ impl CacheState {
         crate::for_each_core_kind!(count)
             + if apis.admission_policies { 2 } else { 0 }
             + if apis.velero { VELERO_KINDS.len() } else { 0 }
+            + apis.dynamic.count()
     }
 
     /// Bumped on every change to any cached object.
@@ -274,12 +296,16 @@ mod tests {
     #[test]
     fn one_reflector_per_kind() {
         let none = OptionalApis::default();
-        let all = OptionalApis {
+        let mut all = OptionalApis {
             velero: true,
             admission_policies: true,
+            ..OptionalApis::default()
         };
+        for kind in DynKind::ALL {
+            all.dynamic.set(kind, kind.api().sources[0]);
+        }
         assert_eq!(CacheState::reflector_count(none), 22);
-        assert_eq!(CacheState::reflector_count(all), 27);
+        assert_eq!(CacheState::reflector_count(all), 31);
     }
 
     #[tokio::test]

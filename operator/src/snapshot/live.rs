@@ -11,6 +11,7 @@ use kube::{
 };
 use serde::de::DeserializeOwned;
 
+use super::dynamic::{DynKind, ServedDyn};
 use super::{Objects, VELERO_GROUP, VELERO_KINDS, trim};
 use crate::Result;
 
@@ -21,6 +22,43 @@ pub struct OptionalApis {
     pub velero: bool,
     /// `admissionregistration.k8s.io/v1` ValidatingAdmissionPolicy (Kubernetes 1.30+).
     pub admission_policies: bool,
+    /// The Cilium and Calico policy kinds served, each with the group/version to read it from.
+    pub dynamic: ServedDyn,
+}
+
+/// The resource names a group/version serves; empty when the group/version is not served (404).
+async fn served_resources(client: &Client, group_version: &str) -> Result<Vec<String>> {
+    match client.list_api_group_resources(group_version).await {
+        Ok(list) => Ok(list.resources.into_iter().map(|r| r.name).collect()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// For each [`DynKind`], the first of its sources that serves it. Each group/version is asked
+/// once, and a later source only when no earlier one serves the kind.
+async fn discover_dynamic(client: &Client) -> Result<ServedDyn> {
+    let mut asked: Vec<(String, Vec<String>)> = Vec::new();
+    let mut served = ServedDyn::default();
+    for kind in DynKind::ALL {
+        let api = kind.api();
+        for &(group, version) in api.sources {
+            let gv = format!("{group}/{version}");
+            let idx = match asked.iter().position(|(g, _)| *g == gv) {
+                Some(i) => i,
+                None => {
+                    let names = served_resources(client, &gv).await?;
+                    asked.push((gv, names));
+                    asked.len() - 1
+                }
+            };
+            if asked[idx].1.iter().any(|n| n == api.plural) {
+                served.set(kind, (group, version));
+                break;
+            }
+        }
+    }
+    Ok(served)
 }
 
 /// Asks the API server which optional APIs it serves.
@@ -43,9 +81,11 @@ pub async fn discover(client: &Client) -> Result<OptionalApis> {
         Err(kube::Error::Api(e)) if e.code == 404 => false,
         Err(e) => return Err(e.into()),
     };
+    let dynamic = discover_dynamic(client).await?;
     Ok(OptionalApis {
         velero,
         admission_policies,
+        dynamic,
     })
 }
 
@@ -104,6 +144,11 @@ pub async fn load(client: &Client) -> Result<Objects> {
             }
         }
     }
+    for (kind, source) in apis.dynamic.iter() {
+        let ar = kind.resource(source);
+        let list = list_all(Api::<DynamicObject>::all_with(client.clone(), &ar)).await?;
+        *objects.dynamic.get_mut(kind) = Some(list);
+    }
     Ok(objects)
 }
 
@@ -114,7 +159,30 @@ mod tests {
     use kube::client::Body;
     use serde_json::json;
 
-    /// Answers like an API server without Velero, with VAP served, and with two pages of pods.
+    fn not_found() -> (u16, serde_json::Value) {
+        (
+            404,
+            json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}),
+        )
+    }
+
+    fn resource_list(
+        group_version: &str,
+        kinds: &[(&str, &str, bool)],
+    ) -> (u16, serde_json::Value) {
+        let resources: Vec<_> = kinds
+            .iter()
+            .map(|(name, kind, namespaced)| json!({"name": name, "namespaced": namespaced, "kind": kind, "verbs": ["list", "watch"], "singularName": ""}))
+            .collect();
+        (
+            200,
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}),
+        )
+    }
+
+    /// Answers like an API server without Velero, with VAP served, with two pages of pods,
+    /// with Cilium, and with Calico on native projectcalico.org/v3 CRDs (no
+    /// crd.projectcalico.org/v1).
     async fn serve(
         mut handle: tower_test::mock::Handle<Request<Body>, Response<Body>>,
     ) -> Vec<String> {
@@ -123,10 +191,39 @@ mod tests {
             let uri = req.uri().to_string();
             seen.push(uri.clone());
             let path = req.uri().path().to_string();
-            let (status, body) = if path == "/apis/velero.io/v1" {
+            let (status, body) = if path == "/apis/velero.io/v1"
+                || path == "/apis/crd.projectcalico.org/v1"
+            {
+                not_found()
+            } else if path == "/apis/cilium.io/v2" {
+                resource_list(
+                    "cilium.io/v2",
+                    &[
+                        ("ciliumnetworkpolicies", "CiliumNetworkPolicy", true),
+                        (
+                            "ciliumclusterwidenetworkpolicies",
+                            "CiliumClusterwideNetworkPolicy",
+                            false,
+                        ),
+                        ("ciliumnodes", "CiliumNode", false),
+                    ],
+                )
+            } else if path == "/apis/projectcalico.org/v3" {
+                resource_list(
+                    "projectcalico.org/v3",
+                    &[
+                        ("networkpolicies", "NetworkPolicy", true),
+                        ("globalnetworkpolicies", "GlobalNetworkPolicy", false),
+                    ],
+                )
+            } else if path == "/apis/cilium.io/v2/ciliumnetworkpolicies" {
                 (
-                    404,
-                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}),
+                    200,
+                    json!({"kind": "CiliumNetworkPolicyList", "apiVersion": "cilium.io/v2", "metadata": {"resourceVersion": "5"},
+                    "items": [{"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+                               "metadata": {"name": "deny", "namespace": "x"},
+                               "spec": {"endpointSelector": {}, "ingress": [{}]},
+                               "status": {"conditions": [{"type": "Valid", "status": "True"}]}}]}),
                 )
             } else if path == "/apis/admissionregistration.k8s.io/v1" {
                 (
@@ -187,5 +284,77 @@ mod tests {
                 .all(|u| u.contains("limit=500") || u.starts_with("/apis/") && !u.contains('?'))
         );
         assert!(!seen.iter().any(|u| u.contains("velero.io/v1/")));
+
+        let cnp = objects
+            .dynamic
+            .get(DynKind::CiliumNetworkPolicy)
+            .expect("Cilium served");
+        assert_eq!(cnp.len(), 1);
+        assert!(cnp[0].data.get("status").is_none(), "status trimmed");
+        assert!(cnp[0].data.get("spec").is_some());
+        assert_eq!(
+            objects
+                .dynamic
+                .get(DynKind::CalicoGlobalNetworkPolicy)
+                .map(<[_]>::len),
+            Some(0),
+            "Calico read from projectcalico.org/v3 when crd.projectcalico.org/v1 is absent"
+        );
+        assert!(
+            seen.iter()
+                .any(|u| u.starts_with("/apis/projectcalico.org/v3/globalnetworkpolicies?"))
+        );
+        assert_eq!(
+            seen.iter()
+                .filter(|u| u.as_str() == "/apis/cilium.io/v2")
+                .count(),
+            1,
+            "each group/version is discovered once"
+        );
+    }
+
+    #[tokio::test]
+    async fn calico_prefers_the_crd_group_the_api_server_stores_in() {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let server = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while let Some((req, send)) = handle.next_request().await {
+                let path = req.uri().path().to_string();
+                seen.push(path.clone());
+                let (status, body) = match path.as_str() {
+                    "/apis/crd.projectcalico.org/v1" => resource_list(
+                        "crd.projectcalico.org/v1",
+                        &[
+                            ("networkpolicies", "NetworkPolicy", true),
+                            ("globalnetworkpolicies", "GlobalNetworkPolicy", false),
+                        ],
+                    ),
+                    "/apis/admissionregistration.k8s.io/v1" => {
+                        resource_list("admissionregistration.k8s.io/v1", &[])
+                    }
+                    _ => not_found(),
+                };
+                let response = Response::builder()
+                    .status(status)
+                    .body(Body::from(serde_json::to_vec(&body).unwrap()))
+                    .unwrap();
+                send.send_response(response);
+            }
+            seen
+        });
+        let client = Client::new(service, "default");
+        let apis = discover(&client).await.expect("discovers");
+        drop(client);
+        let seen = server.await.unwrap();
+        assert_eq!(
+            apis.dynamic.get(DynKind::CalicoNetworkPolicy),
+            Some(("crd.projectcalico.org", "v1"))
+        );
+        assert_eq!(apis.dynamic.get(DynKind::CiliumNetworkPolicy), None);
+        assert_eq!(apis.dynamic.count(), 2);
+        assert!(
+            !seen.iter().any(|p| p == "/apis/projectcalico.org/v3"),
+            "the aggregated v3 API is not asked when v1 serves: {seen:?}"
+        );
     }
 }

@@ -15,6 +15,7 @@ use super::kinds::*;
 use kube::core::DynamicObject;
 use serde_json::Value;
 
+use super::dynamic::{self, DynKind};
 use super::legacy::{self, split_api_version};
 use super::{Objects, VELERO_GROUP, trim};
 use crate::{Error, Result};
@@ -291,6 +292,18 @@ pub fn add_object_with(
             };
             list.get_or_insert_default().push(obj);
             mark_velero_served(objects);
+        }
+        (g, k) if DynKind::of(g, k).is_some() => {
+            if let Some(dk) = DynKind::of(g, k) {
+                let obj = decode::<DynamicObject>(doc, trimming)?;
+                dynamic::add_manifest_object(&mut objects.dynamic, dk, obj);
+            }
+        }
+        ("apiextensions.k8s.io", "CustomResourceDefinition") if DynKind::of_crd(&doc).is_some() => {
+            if let Some(dk) = DynKind::of_crd(&doc) {
+                objects.dynamic.mark_served(dk);
+            }
+            *ignored.entry(kind.to_string()).or_default() += 1;
         }
         ("apiextensions.k8s.io", "CustomResourceDefinition") => {
             let served_group = doc.pointer("/spec/group").and_then(Value::as_str);

@@ -2,9 +2,11 @@
 //!
 //! A snapshot is built from a live cluster ([`live`]), from a folder of manifests
 //! ([`manifests`]) or from the operator's watch caches. It owns no client and does no I/O.
-//! Secrets are never part of it. Optional APIs (Velero, ValidatingAdmissionPolicy) are `None`
-//! when the cluster does not serve them, so checks can say `NotApplicable`.
+//! Secrets are never part of it. Optional APIs (Velero, ValidatingAdmissionPolicy, the Cilium
+//! and Calico policy kinds of [`dynamic`]) are `None` when the cluster does not serve them, so
+//! checks can say `NotApplicable` or fall back.
 
+pub mod dynamic;
 mod index;
 pub mod kinds;
 mod legacy;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 use kinds::*;
 use kube::core::DynamicObject;
 
+pub use dynamic::{DynKind, DynObjects};
 pub use index::Index;
 pub use resource::{ResourceRef, object_digest};
 pub use trim::{POD_CONTROLLERS, controlled_by, trim, trim_metadata};
@@ -98,6 +101,9 @@ macro_rules! define_objects {
             pub velero_schedules: Option<Vec<Arc<DynamicObject>>>,
             /// Velero `Restore`s; `None` when velero.io/v1 is not served.
             pub velero_restores: Option<Vec<Arc<DynamicObject>>>,
+            /// Cilium and Calico network policies, one list per [`DynKind`]; a kind is `None`
+            /// when its API is not served.
+            pub dynamic: DynObjects,
         }
 
         impl Objects {
@@ -109,6 +115,7 @@ macro_rules! define_objects {
                     + self.velero_backups.as_ref().map_or(0, Vec::len)
                     + self.velero_schedules.as_ref().map_or(0, Vec::len)
                     + self.velero_restores.as_ref().map_or(0, Vec::len)
+                    + self.dynamic.len()
             }
 
             /// True when there are no objects at all.
@@ -128,6 +135,9 @@ macro_rules! define_objects {
                 {
                     sort_by_key(list);
                 }
+                for list in self.dynamic.lists_mut() {
+                    sort_by_key(list);
+                }
             }
 
             /// Object counts per kind, for logs and metrics.
@@ -138,6 +148,7 @@ macro_rules! define_objects {
                 if let Some(l) = &self.velero_backups { out.push(("Backup.velero.io", l.len())); }
                 if let Some(l) = &self.velero_schedules { out.push(("Schedule.velero.io", l.len())); }
                 if let Some(l) = &self.velero_restores { out.push(("Restore.velero.io", l.len())); }
+                for (kind, l) in self.dynamic.iter() { out.push((kind.api().label, l.len())); }
                 out
             }
 
@@ -157,6 +168,15 @@ macro_rules! define_objects {
                 for (list, kind) in [(&self.velero_backups, "Backup"), (&self.velero_schedules, "Schedule"), (&self.velero_restores, "Restore")] {
                     for o in list.iter().flatten() {
                         out.push(InventoryItem::of(o.as_ref(), "velero.io/v1", kind, &o.metadata));
+                    }
+                }
+                for (kind, list) in self.dynamic.iter() {
+                    let api = kind.api();
+                    let (group, version) = api.sources[0];
+                    let fallback = format!("{group}/{version}");
+                    for o in list {
+                        let api_version = o.types.as_ref().map_or(fallback.as_str(), |t| t.api_version.as_str());
+                        out.push(InventoryItem::of(o.as_ref(), api_version, api.kind, &o.metadata));
                     }
                 }
                 out.sort_by(|a, b| a.resource.cmp(&b.resource));

@@ -58,7 +58,8 @@ pub fn trim_metadata(meta: &mut ObjectMeta) {
 ///   other check reads their owner's template; static and bare pods keep their whole spec;
 /// - ReplicaSets run by a Deployment and Jobs run by a CronJob drop their pod template's spec,
 ///   judged through the owner's;
-/// - nodes drop their image list, attached volumes and addresses.
+/// - nodes drop their image list, attached volumes and addresses;
+/// - Cilium and Calico policies drop their `status` (Velero objects keep theirs: checks read it).
 ///
 /// Inventory digests are of the trimmed object.
 pub fn trim<K: kube::Resource + 'static>(obj: &mut K) {
@@ -78,6 +79,8 @@ pub fn trim<K: kube::Resource + 'static>(obj: &mut K) {
         {
             spec.template.spec = None;
         }
+    } else if let Some(obj) = any.downcast_mut::<kube::core::DynamicObject>() {
+        super::dynamic::trim_data(obj);
     } else if let Some(node) = any.downcast_mut::<Node>()
         && let Some(status) = node.status.as_mut()
     {

@@ -1,10 +1,14 @@
 //! `network.default-deny`: every in-scope namespace has a NetworkPolicy that denies ingress to
-//! all of its pods unless another rule allows it.
+//! all of its pods unless another rule allows it. Where the cluster serves them, Cilium and
+//! Calico policies count too ([`super::cni`]): a CiliumNetworkPolicy or Calico NetworkPolicy
+//! selecting every pod of the namespace, or a cluster-wide one selecting every pod of it by
+//! namespace, that isolates ingress and has no ingress rule open to any source.
 
 use k8s_openapi::api::networking::v1::{NetworkPolicy, NetworkPolicyIngressRule};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::cni::{CniView, considered_note};
 use super::{governs_ingress, selects_all};
 use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
 
@@ -67,7 +71,9 @@ impl Check for DefaultDeny {
             id: "network.default-deny",
             title: "Namespaces deny ingress by default",
             description: "An in-scope namespace fails when no NetworkPolicy selects every pod \
-                (podSelector: {}), governs Ingress and has no ingress rule open to any source.",
+                (podSelector: {}), governs Ingress and has no ingress rule open to any source. \
+                Where served, CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy and Calico \
+                NetworkPolicy/GlobalNetworkPolicy that do the same count too.",
             criteria: &["CC6.1", "CC6.6"],
             severity: Severity::High,
             remediable: true,
@@ -77,6 +83,7 @@ impl Check for DefaultDeny {
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &DefaultDenyParams) -> Outcome {
         let index = ctx.snapshot.index();
+        let view = CniView::new(ctx.snapshot);
         let mut checked = 0;
         let mut findings = Vec::new();
         for ns in ctx.namespaces() {
@@ -109,8 +116,18 @@ impl Check for DefaultDeny {
             if found {
                 continue;
             }
-            let mut message =
-                format!("namespace `{name}` has no NetworkPolicy that denies ingress by default");
+            if view.any_served() {
+                match view.default_deny(name, index.namespace_labels(name)) {
+                    Ok(()) => continue,
+                    Err(misses) => near_misses.extend(misses),
+                }
+            }
+            let mut message = if view.any_served() {
+                format!("namespace `{name}` has no policy that denies ingress by default")
+            } else {
+                format!("namespace `{name}` has no NetworkPolicy that denies ingress by default")
+            };
+            message.push_str(&considered_note(&view, name));
             if !near_misses.is_empty() {
                 message.push_str(&format!(" ({})", near_misses.join("; ")));
             }
@@ -118,6 +135,12 @@ impl Check for DefaultDeny {
                 "; add a NetworkPolicy with podSelector: {} and policyTypes: [Ingress] whose \
                  ingress rules (if any) allow only specific sources",
             );
+            if view.any_served() {
+                message.push_str(
+                    " (or a CiliumNetworkPolicy with endpointSelector: {} and ingress: [{}], or a \
+                     Calico NetworkPolicy with selector: all() and types: [Ingress])",
+                );
+            }
             findings.push(Finding::new(
                 ResourceRef::new("Namespace", None, name),
                 message,
@@ -272,6 +295,296 @@ mod tests {
             ),
         ]);
         assert!(failing(&run(ID, "", &yaml)).is_empty());
+    }
+
+    /// A custom resource; `body` is its top-level fields after metadata (`spec: ...`).
+    fn custom(api_version: &str, kind: &str, ns: Option<&str>, name: &str, body: &str) -> String {
+        let ns = ns.map_or(String::new(), |n| format!(", namespace: {n}"));
+        format!(
+            "apiVersion: {api_version}\nkind: {kind}\nmetadata: {{name: {name}{ns}}}\n{body}\n---\n"
+        )
+    }
+
+    fn cnp(ns: &str, name: &str, spec: &str) -> String {
+        custom(
+            "cilium.io/v2",
+            "CiliumNetworkPolicy",
+            Some(ns),
+            name,
+            &format!("spec: {spec}"),
+        )
+    }
+
+    fn ccnp(name: &str, spec: &str) -> String {
+        custom(
+            "cilium.io/v2",
+            "CiliumClusterwideNetworkPolicy",
+            None,
+            name,
+            &format!("spec: {spec}"),
+        )
+    }
+
+    fn calico_np(ns: &str, name: &str, spec: &str) -> String {
+        custom(
+            "projectcalico.org/v3",
+            "NetworkPolicy",
+            Some(ns),
+            name,
+            &format!("spec: {spec}"),
+        )
+    }
+
+    fn gnp(name: &str, spec: &str) -> String {
+        custom(
+            "crd.projectcalico.org/v1",
+            "GlobalNetworkPolicy",
+            None,
+            name,
+            &format!("spec: {spec}"),
+        )
+    }
+
+    fn labelled_ns(name: &str, labels: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}, labels: {labels}}}\n---\n"
+        )
+    }
+
+    fn messages(out: &Outcome) -> Vec<String> {
+        match out {
+            Outcome::Evaluated { findings, .. } => {
+                findings.iter().map(|f| f.message.clone()).collect()
+            }
+            Outcome::NotApplicable { reason } => panic!("not applicable: {reason}"),
+        }
+    }
+
+    #[test]
+    fn cilium_default_deny_passes_without_a_networkpolicy() {
+        let yaml = fixture(&[
+            ns("a"),
+            ns("b"),
+            ns("c"),
+            // The documented default-deny shape: every endpoint, an ingress section that
+            // allows nothing.
+            cnp(
+                "a",
+                "default-deny-ingress",
+                "{endpointSelector: {}, ingress: [{}]}",
+            ),
+            // Allow-list style: isolation plus a specific peer, in `specs`.
+            custom(
+                "cilium.io/v2",
+                "CiliumNetworkPolicy",
+                Some("b"),
+                "from-frontend",
+                "specs:\n- endpointSelector: {}\n  ingress:\n  - fromEndpoints:\n    - matchLabels: {role: frontend}\n    toPorts:\n    - ports: [{port: '80', protocol: TCP}]",
+            ),
+            // Only deny rules: default-deny is implied for ingress.
+            cnp(
+                "c",
+                "deny-world",
+                "{endpointSelector: {}, ingressDeny: [{fromEntities: [world]}]}",
+            ),
+        ]);
+        assert_eq!(run(ID, "", &yaml), Outcome::evaluated(3, vec![]));
+    }
+
+    #[test]
+    fn cilium_clusterwide_policy_covers_the_namespaces_it_selects() {
+        let yaml = fixture(&[
+            ns("a"),
+            ns("b"),
+            ns("kube-system"),
+            ccnp(
+                "default-deny",
+                "{endpointSelector: {matchExpressions: [{key: io.kubernetes.pod.namespace, operator: NotIn, values: [kube-system]}]}, ingress: [{fromEntities: [cluster]}]}",
+            ),
+        ]);
+        let out = run(ID, "", &yaml);
+        assert_eq!(failing(&out), vec!["Namespace/kube-system"]);
+        assert!(messages(&out)[0].contains(
+            "policy kinds considered: NetworkPolicy, CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy"
+        ));
+
+        // By namespace label, with the `k8s:` source prefix.
+        let yaml = fixture(&[
+            labelled_ns("a", "{team: red}"),
+            labelled_ns("b", "{team: blue}"),
+            ccnp(
+                "team-red",
+                "{endpointSelector: {matchLabels: {'k8s:io.cilium.k8s.namespace.labels.team': red}}, ingress: [{}]}",
+            ),
+        ]);
+        assert_eq!(failing(&run(ID, "", &yaml)), vec!["Namespace/b"]);
+    }
+
+    #[test]
+    fn cilium_policies_that_do_not_deny_ingress_by_default_fail() {
+        let yaml = fixture(&[
+            ns("egress"),
+            ns("optout"),
+            ns("world"),
+            ns("ports"),
+            ns("some"),
+            // Egress rules only: ingress stays open (shape of Cilium's servicemesh example).
+            cnp(
+                "egress",
+                "dns-only",
+                "{endpointSelector: {}, egress: [{toEndpoints: [{matchLabels: {io.kubernetes.pod.namespace: kube-system, k8s-app: kube-dns}}], toPorts: [{ports: [{port: '53', protocol: UDP}]}]}]}",
+            ),
+            cnp(
+                "optout",
+                "audit",
+                "{endpointSelector: {}, enableDefaultDeny: {ingress: false, egress: false}, ingress: [{fromEndpoints: [{matchLabels: {app: x}}]}]}",
+            ),
+            cnp(
+                "world",
+                "public",
+                "{endpointSelector: {}, ingress: [{fromEntities: [world]}]}",
+            ),
+            cnp(
+                "ports",
+                "l4",
+                "{endpointSelector: {}, ingress: [{toPorts: [{ports: [{port: '80', protocol: TCP}]}]}]}",
+            ),
+            // Isolates only some pods.
+            cnp(
+                "some",
+                "web",
+                "{endpointSelector: {matchLabels: {app: web}}, ingress: [{}]}",
+            ),
+        ]);
+        let out = run(ID, "", &yaml);
+        assert_eq!(
+            failing(&out),
+            vec![
+                "Namespace/egress",
+                "Namespace/optout",
+                "Namespace/ports",
+                "Namespace/some",
+                "Namespace/world"
+            ]
+        );
+        let m = messages(&out);
+        assert!(
+            m[0].contains("`dns-only` selects every pod but has no ingress or ingressDeny rules"),
+            "{}",
+            m[0]
+        );
+        assert!(
+            m[1].contains("enableDefaultDeny.ingress: false"),
+            "{}",
+            m[1]
+        );
+        assert!(
+            m[2].contains("ingress rule 1 has ports but no source"),
+            "{}",
+            m[2]
+        );
+        assert!(
+            !m[3].contains("`web`"),
+            "a policy selecting some pods is no near miss: {}",
+            m[3]
+        );
+        assert!(
+            m[4].contains("ingress rule 1 allows the entity `all` or `world`"),
+            "{}",
+            m[4]
+        );
+        assert!(m.iter().all(|m| m.contains("endpointSelector: {}")));
+    }
+
+    #[test]
+    fn calico_global_policy_denies_everywhere_it_selects() {
+        let yaml = fixture(&[
+            ns("a"),
+            ns("b"),
+            gnp("default-deny", "{selector: all(), types: [Ingress]}"),
+        ]);
+        assert_eq!(run(ID, "", &yaml), Outcome::evaluated(2, vec![]));
+
+        let yaml = fixture(&[
+            ns("a"),
+            ns("kube-system"),
+            gnp(
+                "default-deny",
+                "{namespaceSelector: 'has(projectcalico.org/name) && projectcalico.org/name not in {\"kube-system\"}', types: [Ingress, Egress]}",
+            ),
+        ]);
+        let out = run(ID, "", &yaml);
+        assert_eq!(failing(&out), vec!["Namespace/kube-system"]);
+        assert!(messages(&out)[0].contains("Calico GlobalNetworkPolicy"));
+    }
+
+    #[test]
+    fn calico_namespaced_policies() {
+        let yaml = fixture(&[
+            ns("ok"),
+            ns("open"),
+            ns("egress"),
+            ns("broken"),
+            ns("web"),
+            calico_np(
+                "ok",
+                "deny",
+                "{selector: all(), types: [Ingress, Egress], ingress: [{action: Allow, protocol: TCP, source: {selector: \"tier == 'web'\"}, destination: {ports: [8080]}}]}",
+            ),
+            calico_np(
+                "open",
+                "allow-all",
+                "{selector: all(), ingress: [{action: Allow}]}",
+            ),
+            calico_np(
+                "egress",
+                "egress",
+                "{selector: all(), egress: [{action: Allow}]}",
+            ),
+            calico_np(
+                "broken",
+                "typo",
+                "{selector: \"app = 'x'\", types: [Ingress]}",
+            ),
+            calico_np(
+                "web",
+                "web",
+                "{selector: \"app == 'web'\", types: [Ingress]}",
+            ),
+        ]);
+        let out = run(ID, "", &yaml);
+        assert_eq!(
+            failing(&out),
+            vec![
+                "Namespace/broken",
+                "Namespace/egress",
+                "Namespace/open",
+                "Namespace/web"
+            ]
+        );
+        let m = messages(&out);
+        assert!(m[0].contains("not understood, so treated as selecting nothing: Calico NetworkPolicy `typo`: selector `app = 'x'`"), "{}", m[0]);
+        assert!(m[1].contains("does not list Ingress in types"), "{}", m[1]);
+        assert!(
+            m[2].contains("ingress rule 1 allows (or passes on) traffic from any source"),
+            "{}",
+            m[2]
+        );
+        assert!(!m[3].contains("`web` selects"), "{}", m[3]);
+    }
+
+    #[test]
+    fn served_without_objects_names_the_kinds_considered() {
+        // A CRD in the manifests says the API is served even with no policy of its kind.
+        let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: networkpolicies.crd.projectcalico.org}\nspec: {group: crd.projectcalico.org, names: {kind: NetworkPolicy, plural: networkpolicies}, scope: Namespaced, versions: []}\n---\n".to_string();
+        let out = run(ID, "", &fixture(&[ns("a"), crd]));
+        assert_eq!(failing(&out), vec!["Namespace/a"]);
+        assert!(messages(&out)[0].contains(
+            "policy kinds considered: NetworkPolicy, Calico NetworkPolicy, Calico GlobalNetworkPolicy)"
+        ));
+        // Nothing served: the message is today's.
+        let out = run(ID, "", &ns("a"));
+        assert!(!messages(&out)[0].contains("considered"));
     }
 
     #[test]

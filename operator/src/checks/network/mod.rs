@@ -1,9 +1,12 @@
 //! Checks of the `network` domain: default-deny ingress per namespace, pods no ingress policy
 //! selects, and Services exposed outside the cluster.
 //!
-//! This module owns NetworkPolicy and Service reasoning. It does not create policies (the
+//! This module owns NetworkPolicy and Service reasoning, including the Cilium and Calico policy
+//! kinds that isolate pods where those CNIs are installed ([`cni`]). It does not create policies (the
 //! enforcement controller remediates `network.default-deny` findings).
 
+mod calico_selector;
+mod cni;
 mod default_deny;
 mod exposure;
 mod pods_isolated;
@@ -75,7 +78,8 @@ mod tests {
         }
     }
 
-    /// 100k pods in 1,000 namespaces plus policies, Services, Ingresses and volumes: every
+    /// 100k pods in 1,000 namespaces plus policies (half of the namespaces isolated by Cilium
+    /// and Calico policies instead of a NetworkPolicy), Services, Ingresses and volumes: every
     /// check of this worktree's domains must stay linear. Run with `--ignored` (and
     /// `--release` for real numbers); it prints the time per check.
     #[test]
@@ -86,7 +90,7 @@ mod tests {
         use serde_json::json;
 
         use crate::checks::{Ctx, ScopeFilter, catalog};
-        use crate::snapshot::{ClusterSnapshot, Objects};
+        use crate::snapshot::{ClusterSnapshot, DynKind, Objects};
 
         fn obj<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Arc<T> {
             Arc::new(serde_json::from_value(v).expect("valid object"))
@@ -95,9 +99,25 @@ mod tests {
         for n in 0..1_000 {
             let ns = format!("ns-{n}");
             o.namespaces.push(obj(json!({"metadata": {"name": ns}})));
-            o.network_policies
-                .push(obj(json!({"metadata": {"name": "deny", "namespace": ns},
-                "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}})));
+            if n % 2 == 0 {
+                o.network_policies
+                    .push(obj(json!({"metadata": {"name": "deny", "namespace": ns},
+                    "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}})));
+            } else {
+                // Half the namespaces rely on Cilium and Calico policies instead.
+                o.dynamic
+                    .get_mut(DynKind::CiliumNetworkPolicy)
+                    .get_or_insert_default()
+                    .push(obj(json!({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+                        "metadata": {"name": "web", "namespace": ns},
+                        "spec": {"endpointSelector": {"matchLabels": {"app": "app-1"}}, "ingress": [{}]}})));
+                o.dynamic
+                    .get_mut(DynKind::CalicoNetworkPolicy)
+                    .get_or_insert_default()
+                    .push(obj(json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "NetworkPolicy",
+                        "metadata": {"name": "jobs", "namespace": ns},
+                        "spec": {"selector": "app in {'app-2', 'app-3'} && !has(debug)", "types": ["Ingress"]}})));
+            }
             for p in 0..2 {
                 o.network_policies.push(obj(json!({"metadata": {"name": format!("np-{p}"), "namespace": ns},
                     "spec": {"podSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": [format!("app-{p}")]}]}}})));
@@ -122,6 +142,19 @@ mod tests {
                     "spec": {"storageClassName": "gp3", "claimRef": {"namespace": ns, "name": format!("d{v}")}}})));
             }
         }
+        o.dynamic
+            .get_mut(DynKind::CiliumClusterwideNetworkPolicy)
+            .get_or_insert_default()
+            .push(obj(json!({"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy",
+                "metadata": {"name": "odd"},
+                "spec": {"endpointSelector": {"matchExpressions": [{"key": "io.kubernetes.pod.namespace", "operator": "In",
+                    "values": (0..1_000).filter(|n| n % 4 == 1).map(|n| format!("ns-{n}")).collect::<Vec<_>>()}]},
+                    "ingress": [{"fromEntities": ["cluster"]}]}})));
+        o.dynamic
+            .get_mut(DynKind::CalicoGlobalNetworkPolicy)
+            .get_or_insert_default()
+            .push(obj(json!({"apiVersion": "crd.projectcalico.org/v1", "kind": "GlobalNetworkPolicy",
+                "metadata": {"name": "app-4"}, "spec": {"selector": "app == 'app-4'", "types": ["Ingress"]}})));
         o.storage_classes.push(obj(json!({"metadata": {"name": "gp3"}, "provisioner": "ebs.csi.aws.com", "parameters": {"encrypted": "true"}})));
         let snapshot = ClusterSnapshot::new(o);
         assert!(snapshot.len() > 100_000);

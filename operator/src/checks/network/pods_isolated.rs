@@ -1,5 +1,7 @@
 //! `network.pods-isolated`: every running pod is selected by at least one NetworkPolicy that
-//! governs ingress, so that its ingress is not open by default.
+//! governs ingress, so that its ingress is not open by default. Where the cluster serves them,
+//! Cilium and Calico policies that put the pod into default-deny for ingress count too
+//! ([`super::cni`]).
 
 use std::collections::BTreeMap;
 
@@ -8,6 +10,7 @@ use kube::core::{Selector, SelectorExt};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::cni::{CniView, PodView, considered_note, service_account};
 use super::governs_ingress;
 use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
 
@@ -51,7 +54,8 @@ impl Check for PodsIsolated {
             id: "network.pods-isolated",
             title: "Running pods are selected by an ingress NetworkPolicy",
             description: "A running, non-host-network pod in an in-scope namespace fails when no \
-                NetworkPolicy governing Ingress selects it.",
+                NetworkPolicy governing Ingress selects it (nor, where served, a Cilium or Calico \
+                policy that isolates its ingress).",
             criteria: &["CC6.1"],
             severity: Severity::Medium,
             remediable: false,
@@ -61,6 +65,7 @@ impl Check for PodsIsolated {
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &PodsIsolatedParams) -> Outcome {
         let index = ctx.snapshot.index();
+        let view = CniView::new(ctx.snapshot);
         let mut checked = 0;
         let mut findings = Vec::new();
         // Pods are sorted by (namespace, name): one chunk per namespace, so each namespace's
@@ -88,6 +93,9 @@ impl Check for PodsIsolated {
                     Selector::try_from(spec.pod_selector.clone().unwrap_or_default()).ok()
                 })
                 .collect();
+            let cni = view.isolating_in(ns);
+            let ns_labels = index.namespace_labels(ns);
+            let note = considered_note(&view, ns);
             for pod in chunk.iter().filter(|p| is_candidate(p)) {
                 let labels = labels(pod);
                 if params
@@ -98,17 +106,32 @@ impl Check for PodsIsolated {
                     continue;
                 }
                 checked += 1;
-                if !selectors.iter().any(|s| s.matches(labels)) {
-                    let name = pod.metadata.name.as_deref().unwrap_or("");
-                    findings.push(Finding::new(
-                        ResourceRef::new("Pod", Some(ns), name),
-                        format!(
-                            "pod `{name}` is selected by no NetworkPolicy governing Ingress, so \
-                             any source can reach it; add a default-deny policy (podSelector: {{}}, \
-                             policyTypes: [Ingress]) to namespace `{ns}` or a policy selecting its labels"
-                        ),
-                    ));
+                if selectors.iter().any(|s| s.matches(labels)) {
+                    continue;
                 }
+                let pod_view = PodView {
+                    namespace: ns,
+                    ns_labels,
+                    labels,
+                    service_account: service_account(pod),
+                };
+                if view.isolates_pod(&cni, &pod_view) {
+                    continue;
+                }
+                let name = pod.metadata.name.as_deref().unwrap_or("");
+                let what = if view.any_served() {
+                    "policy isolating its ingress"
+                } else {
+                    "NetworkPolicy governing Ingress"
+                };
+                findings.push(Finding::new(
+                    ResourceRef::new("Pod", Some(ns), name),
+                    format!(
+                        "pod `{name}` is selected by no {what}{note}, so any source can reach \
+                         it; add a default-deny policy (podSelector: {{}}, policyTypes: [Ingress]) \
+                         to namespace `{ns}` or a policy selecting its labels"
+                    ),
+                ));
             }
         }
         Outcome::evaluated(checked, findings)
@@ -205,6 +228,145 @@ mod tests {
         let out = run(ID, "", &yaml);
         assert_eq!(failing(&out), vec!["Pod/a/app"]);
         assert_eq!(checked(&out), 1);
+    }
+
+    fn custom(api_version: &str, kind: &str, ns: Option<&str>, name: &str, spec: &str) -> String {
+        let ns = ns.map_or(String::new(), |n| format!(", namespace: {n}"));
+        format!(
+            "apiVersion: {api_version}\nkind: {kind}\nmetadata: {{name: {name}{ns}}}\nspec: {spec}\n---\n"
+        )
+    }
+
+    fn cnp(ns: &str, name: &str, spec: &str) -> String {
+        custom("cilium.io/v2", "CiliumNetworkPolicy", Some(ns), name, spec)
+    }
+
+    fn with_sa(ns: &str, name: &str, labels: &str, sa: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}, labels: {labels}}}\n\
+             spec:\n  serviceAccountName: {sa}\n  containers: [{{name: c, image: nginx}}]\n\
+             status: {{phase: Running}}\n---\n"
+        )
+    }
+
+    #[test]
+    fn cilium_policies_with_ingress_isolate_the_pods_they_select() {
+        let yaml = [
+            running("a", "web-1", "{app: web}"),
+            running("a", "db-1", "{app: db}"),
+            running("a", "cache-1", "{app: cache}"),
+            running("a", "batch-1", "{app: batch}"),
+            running("b", "web-1", "{app: web}"),
+            // Cilium's l3 example: isolates `role: backend`-like pods (here app=web).
+            cnp(
+                "a",
+                "l3-rule",
+                "{endpointSelector: {matchLabels: {app: web}}, ingress: [{fromEndpoints: [{matchLabels: {role: frontend}}]}]}",
+            ),
+            // `k8s:` source prefix on the key.
+            cnp("a", "db", "{endpointSelector: {matchLabels: {'k8s:app': db}}, ingressDeny: [{fromEntities: [world]}]}"),
+            // Egress only: does not isolate ingress.
+            cnp("a", "cache-egress", "{endpointSelector: {matchLabels: {app: cache}}, egress: [{toEntities: [world]}]}"),
+            // Ingress rules but opted out of default-deny.
+            cnp(
+                "a",
+                "batch-audit",
+                "{endpointSelector: {matchLabels: {app: batch}}, enableDefaultDeny: {ingress: false}, ingress: [{fromEntities: [cluster]}]}",
+            ),
+            // A CiliumNetworkPolicy selects only pods of its own namespace.
+            cnp("a", "all-web", "{endpointSelector: {matchLabels: {app: web}}, ingress: [{}]}"),
+        ]
+        .concat();
+        let out = run(ID, "", &yaml);
+        assert_eq!(
+            failing(&out),
+            vec!["Pod/a/batch-1", "Pod/a/cache-1", "Pod/b/web-1"]
+        );
+        assert_eq!(checked(&out), 5);
+        let Outcome::Evaluated { findings, .. } = out else {
+            unreachable!()
+        };
+        assert!(findings[0].message.contains(
+            "no policy isolating its ingress (policy kinds considered: NetworkPolicy, CiliumNetworkPolicy, CiliumClusterwideNetworkPolicy)"
+        ), "{}", findings[0].message);
+    }
+
+    #[test]
+    fn cilium_clusterwide_policy_selects_by_namespace_and_labels() {
+        let yaml = [
+            running("a", "dns", "{k8s-app: kube-dns}"),
+            running("b", "dns", "{k8s-app: kube-dns}"),
+            custom(
+                "cilium.io/v2",
+                "CiliumClusterwideNetworkPolicy",
+                None,
+                "wildcard-from-endpoints",
+                "{endpointSelector: {matchLabels: {'k8s:io.kubernetes.pod.namespace': a, k8s-app: kube-dns}}, ingress: [{fromEndpoints: [{}]}]}",
+            ),
+        ]
+        .concat();
+        assert_eq!(failing(&run(ID, "", &yaml)), vec!["Pod/b/dns"]);
+    }
+
+    #[test]
+    fn calico_global_policy_for_all_namespaces_isolates_everything() {
+        let yaml = [
+            running("a", "web-1", "{app: web}"),
+            running("b", "x", "{}"),
+            custom(
+                "projectcalico.org/v3",
+                "GlobalNetworkPolicy",
+                None,
+                "default-deny",
+                "{namespaceSelector: all(), types: [Ingress]}",
+            ),
+        ]
+        .concat();
+        assert_eq!(run(ID, "", &yaml), Outcome::evaluated(2, vec![]));
+    }
+
+    #[test]
+    fn calico_policy_isolates_only_what_its_selectors_match() {
+        let yaml = [
+            running("a", "web-1", "{app: web}"),
+            running("a", "api-1", "{app: api}"),
+            with_sa("a", "job-1", "{app: job}", "runner"),
+            with_sa("a", "job-2", "{app: job}", "default"),
+            running("b", "web-1", "{app: web}"),
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: runner, namespace: a, labels: {role: batch}}\n---\n".to_string(),
+            custom(
+                "crd.projectcalico.org/v1",
+                "NetworkPolicy",
+                Some("a"),
+                "web",
+                "{selector: \"app == 'web'\", types: [Ingress], ingress: [{action: Allow, source: {selector: \"app == 'api'\"}}]}",
+            ),
+            // Egress types only.
+            custom("crd.projectcalico.org/v1", "NetworkPolicy", Some("a"), "api-egress", "{selector: \"app == 'api'\", types: [Egress]}"),
+            // By service account labels.
+            custom(
+                "crd.projectcalico.org/v1",
+                "NetworkPolicy",
+                Some("a"),
+                "batch",
+                "{selector: \"app == 'job'\", serviceAccountSelector: \"role == 'batch'\", types: [Ingress]}",
+            ),
+            // A global policy whose namespaceSelector does not match `b`.
+            custom(
+                "crd.projectcalico.org/v1",
+                "GlobalNetworkPolicy",
+                None,
+                "team-a",
+                "{namespaceSelector: \"projectcalico.org/name == 'a'\", selector: \"app == 'web'\", types: [Ingress]}",
+            ),
+        ]
+        .concat();
+        let out = run(ID, "", &yaml);
+        assert_eq!(
+            failing(&out),
+            vec!["Pod/a/api-1", "Pod/a/job-2", "Pod/b/web-1"]
+        );
+        assert_eq!(checked(&out), 5);
     }
 
     #[test]

@@ -1,0 +1,336 @@
+//! Optional APIs read as untyped objects, described by one table: the network policy kinds of
+//! the Cilium and Calico CNIs.
+//!
+//! Each [`DynKind`] names the API groups that may serve it ([`DynApi::sources`]); a snapshot
+//! holds `None` for a kind its cluster does not serve, and the (possibly empty) objects when it
+//! does. Live discovery ([`super::live::discover`]) reads a kind from the first group in its
+//! list the cluster serves; the manifest loader accepts the kind from any of them.
+//!
+//! This module owns the table, the per-kind lists ([`DynObjects`]) and which source discovery
+//! picked ([`ServedDyn`]). It does not interpret the objects: the checks that read them do
+//! (`checks::network::cni`). Velero still has its own fields in [`super::Objects`].
+//!
+//! Calico, decided: `crd.projectcalico.org/v1` comes first. With the Calico API server (the
+//! default operator install) `projectcalico.org/v3` is an aggregated view whose storage *is*
+//! the `crd.projectcalico.org/v1` objects, so reading v1 sees every policy without Calico's
+//! tier pseudo-resources in RBAC (`tier.networkpolicies`), and does not depend on the
+//! aggregated server being up. Without the API server (manifest installs, `calicoctl`) v1 is
+//! the only API. Only a cluster on native `projectcalico.org/v3` CRDs (Calico 3.32+, no v1
+//! CRDs) is read through v3. Manifests written for `kubectl`/GitOps use `projectcalico.org/v3`
+//! and are accepted as they are.
+
+use std::sync::Arc;
+
+use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use serde_json::Value;
+
+/// An optional kind read as [`DynamicObject`]s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DynKind {
+    /// `CiliumNetworkPolicy` (cilium.io/v2), namespaced.
+    CiliumNetworkPolicy,
+    /// `CiliumClusterwideNetworkPolicy` (cilium.io/v2), cluster-scoped.
+    CiliumClusterwideNetworkPolicy,
+    /// Calico `NetworkPolicy` (crd.projectcalico.org/v1 or projectcalico.org/v3), namespaced.
+    CalicoNetworkPolicy,
+    /// Calico `GlobalNetworkPolicy` (crd.projectcalico.org/v1 or projectcalico.org/v3).
+    CalicoGlobalNetworkPolicy,
+}
+
+/// How one [`DynKind`] is served.
+#[derive(Debug)]
+pub struct DynApi {
+    /// The kind as its API spells it.
+    pub kind: &'static str,
+    /// The resource (plural) name.
+    pub plural: &'static str,
+    /// Whether objects live in namespaces.
+    pub namespaced: bool,
+    /// (group, version) pairs that serve the kind, preferred first.
+    pub sources: &'static [(&'static str, &'static str)],
+    /// A name unique among all kinds of a snapshot, for counts, metrics and cache bookkeeping.
+    pub label: &'static str,
+    /// How findings name the kind (`Calico NetworkPolicy`, not just `NetworkPolicy`).
+    pub display: &'static str,
+}
+
+/// The Cilium API group.
+pub const CILIUM_GROUP: &str = "cilium.io";
+/// The Calico CRD group (the storage of the Calico API server).
+pub const CALICO_CRD_GROUP: &str = "crd.projectcalico.org";
+/// The Calico API group served by its API server or by native v3 CRDs.
+pub const CALICO_GROUP: &str = "projectcalico.org";
+
+const CILIUM: &[(&str, &str)] = &[(CILIUM_GROUP, "v2")];
+const CALICO: &[(&str, &str)] = &[(CALICO_CRD_GROUP, "v1"), (CALICO_GROUP, "v3")];
+
+/// Number of [`DynKind`]s.
+pub const DYN_KIND_COUNT: usize = 4;
+
+impl DynKind {
+    /// Every kind, in table order.
+    pub const ALL: [DynKind; DYN_KIND_COUNT] = [
+        DynKind::CiliumNetworkPolicy,
+        DynKind::CiliumClusterwideNetworkPolicy,
+        DynKind::CalicoNetworkPolicy,
+        DynKind::CalicoGlobalNetworkPolicy,
+    ];
+
+    /// How the kind is served.
+    pub const fn api(self) -> &'static DynApi {
+        match self {
+            DynKind::CiliumNetworkPolicy => &DynApi {
+                kind: "CiliumNetworkPolicy",
+                plural: "ciliumnetworkpolicies",
+                namespaced: true,
+                sources: CILIUM,
+                label: "CiliumNetworkPolicy.cilium.io",
+                display: "CiliumNetworkPolicy",
+            },
+            DynKind::CiliumClusterwideNetworkPolicy => &DynApi {
+                kind: "CiliumClusterwideNetworkPolicy",
+                plural: "ciliumclusterwidenetworkpolicies",
+                namespaced: false,
+                sources: CILIUM,
+                label: "CiliumClusterwideNetworkPolicy.cilium.io",
+                display: "CiliumClusterwideNetworkPolicy",
+            },
+            DynKind::CalicoNetworkPolicy => &DynApi {
+                kind: "NetworkPolicy",
+                plural: "networkpolicies",
+                namespaced: true,
+                sources: CALICO,
+                label: "NetworkPolicy.projectcalico.org",
+                display: "Calico NetworkPolicy",
+            },
+            DynKind::CalicoGlobalNetworkPolicy => &DynApi {
+                kind: "GlobalNetworkPolicy",
+                plural: "globalnetworkpolicies",
+                namespaced: false,
+                sources: CALICO,
+                label: "GlobalNetworkPolicy.projectcalico.org",
+                display: "Calico GlobalNetworkPolicy",
+            },
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The kind an object of this API group and kind is, if it is one of the table's.
+    pub fn of(group: &str, kind: &str) -> Option<DynKind> {
+        DynKind::ALL.into_iter().find(|k| {
+            let api = k.api();
+            api.kind == kind && api.sources.iter().any(|(g, _)| *g == group)
+        })
+    }
+
+    /// The kind a CustomResourceDefinition (as JSON) defines, if it is one of the table's.
+    pub fn of_crd(crd: &Value) -> Option<DynKind> {
+        let group = crd.pointer("/spec/group").and_then(Value::as_str)?;
+        let kind = crd.pointer("/spec/names/kind").and_then(Value::as_str)?;
+        DynKind::of(group, kind)
+    }
+
+    /// The kinds installed together with this one (same API groups, e.g. both Cilium policy
+    /// kinds), this one included.
+    pub fn family(self) -> impl Iterator<Item = DynKind> {
+        DynKind::ALL
+            .into_iter()
+            .filter(move |k| std::ptr::eq(k.api().sources, self.api().sources))
+    }
+
+    /// The `ApiResource` to list or watch the kind from one of its sources.
+    pub fn resource(self, (group, version): (&str, &str)) -> ApiResource {
+        let api = self.api();
+        ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk(group, version, api.kind),
+            api.plural,
+        )
+    }
+}
+
+/// Which source live discovery picked for each kind (`None`: not served).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ServedDyn([Option<(&'static str, &'static str)>; DYN_KIND_COUNT]);
+
+impl ServedDyn {
+    /// The (group, version) a kind is read from, when served.
+    pub fn get(&self, kind: DynKind) -> Option<(&'static str, &'static str)> {
+        self.0[kind.index()]
+    }
+
+    /// Records the (group, version) a kind is read from.
+    pub fn set(&mut self, kind: DynKind, source: (&'static str, &'static str)) {
+        self.0[kind.index()] = Some(source);
+    }
+
+    /// Every served kind with its source.
+    pub fn iter(&self) -> impl Iterator<Item = (DynKind, (&'static str, &'static str))> + '_ {
+        DynKind::ALL
+            .into_iter()
+            .filter_map(|k| self.get(k).map(|s| (k, s)))
+    }
+
+    /// How many kinds are served.
+    pub fn count(&self) -> usize {
+        self.0.iter().flatten().count()
+    }
+}
+
+/// The objects of every [`DynKind`]; `None` for a kind the cluster does not serve.
+#[derive(Clone, Debug, Default)]
+pub struct DynObjects([Option<Vec<Arc<DynamicObject>>>; DYN_KIND_COUNT]);
+
+impl DynObjects {
+    /// The objects of a kind, or `None` when its API is not served.
+    pub fn get(&self, kind: DynKind) -> Option<&[Arc<DynamicObject>]> {
+        self.0[kind.index()].as_deref()
+    }
+
+    /// The list of a kind, for loaders.
+    pub fn get_mut(&mut self, kind: DynKind) -> &mut Option<Vec<Arc<DynamicObject>>> {
+        &mut self.0[kind.index()]
+    }
+
+    /// Records that a kind and its [`DynKind::family`] are served (as for Velero, a manifest
+    /// folder showing one kind of an installation shows the installation).
+    pub fn mark_served(&mut self, kind: DynKind) {
+        for k in kind.family() {
+            self.get_mut(k).get_or_insert_default();
+        }
+    }
+
+    /// Whether a kind is served.
+    pub fn served(&self, kind: DynKind) -> bool {
+        self.get(kind).is_some()
+    }
+
+    /// Every served kind with its objects, in table order.
+    pub fn iter(&self) -> impl Iterator<Item = (DynKind, &[Arc<DynamicObject>])> {
+        DynKind::ALL
+            .into_iter()
+            .filter_map(|k| self.get(k).map(|l| (k, l)))
+    }
+
+    /// Total number of objects.
+    pub fn len(&self) -> usize {
+        self.iter().map(|(_, l)| l.len()).sum()
+    }
+
+    /// True when no kind holds an object.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(super) fn lists_mut(&mut self) -> impl Iterator<Item = &mut Vec<Arc<DynamicObject>>> {
+        self.0.iter_mut().flatten()
+    }
+}
+
+impl From<[Option<Vec<Arc<DynamicObject>>>; DYN_KIND_COUNT]> for DynObjects {
+    fn from(lists: [Option<Vec<Arc<DynamicObject>>>; DYN_KIND_COUNT]) -> Self {
+        Self(lists)
+    }
+}
+
+/// Drops what no check reads of a table kind's object: `status` (Cilium reports per-node
+/// enforcement there; the checks read only `spec`/`specs`). Called by [`super::trim`], the one
+/// trim; objects of other dynamic kinds (Velero's, whose status checks read) are left alone.
+pub(super) fn trim_data(obj: &mut DynamicObject) {
+    let is_table_kind = obj.types.as_ref().is_some_and(|t| {
+        let (group, _) = super::legacy::split_api_version(&t.api_version);
+        DynKind::of(group, &t.kind).is_some()
+    });
+    if is_table_kind && let Value::Object(map) = &mut obj.data {
+        map.remove("status");
+    }
+}
+
+/// Adds one decoded manifest object of a table kind (group and kind already matched by
+/// [`DynKind::of`]) and marks its API served.
+pub fn add_manifest_object(objects: &mut DynObjects, kind: DynKind, obj: Arc<DynamicObject>) {
+    let mut obj = Arc::unwrap_or_clone(obj);
+    if kind.api().namespaced && obj.metadata.namespace.is_none() {
+        // `kubectl apply` puts such an object in the default namespace.
+        obj.metadata.namespace = Some("default".to_string());
+    }
+    objects.mark_served(kind);
+    objects
+        .get_mut(kind)
+        .get_or_insert_default()
+        .push(Arc::new(obj));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn kinds_are_found_by_group_and_kind() {
+        assert_eq!(
+            DynKind::of("cilium.io", "CiliumNetworkPolicy"),
+            Some(DynKind::CiliumNetworkPolicy)
+        );
+        assert_eq!(
+            DynKind::of("crd.projectcalico.org", "NetworkPolicy"),
+            Some(DynKind::CalicoNetworkPolicy)
+        );
+        assert_eq!(
+            DynKind::of("projectcalico.org", "GlobalNetworkPolicy"),
+            Some(DynKind::CalicoGlobalNetworkPolicy)
+        );
+        assert_eq!(DynKind::of("networking.k8s.io", "NetworkPolicy"), None);
+        assert_eq!(DynKind::of("cilium.io", "CiliumNode"), None);
+        let crd = json!({"spec": {"group": "cilium.io", "names": {"kind": "CiliumClusterwideNetworkPolicy"}}});
+        assert_eq!(
+            DynKind::of_crd(&crd),
+            Some(DynKind::CiliumClusterwideNetworkPolicy)
+        );
+    }
+
+    #[test]
+    fn labels_are_unique() {
+        let mut labels: Vec<_> = DynKind::ALL.iter().map(|k| k.api().label).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        assert_eq!(labels.len(), DYN_KIND_COUNT);
+        for (i, k) in DynKind::ALL.into_iter().enumerate() {
+            assert_eq!(k.index(), i, "ALL is in declaration order");
+        }
+    }
+
+    #[test]
+    fn manifest_objects_are_trimmed_and_served() {
+        let mut o = DynObjects::default();
+        assert!(!o.served(DynKind::CiliumNetworkPolicy));
+        let mut obj: DynamicObject = serde_json::from_value(
+            json!({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
+                   "metadata": {"name": "p"}, "spec": {"endpointSelector": {}}, "status": {"conditions": []}}),
+        )
+        .expect("valid");
+        crate::snapshot::trim(&mut obj);
+        add_manifest_object(&mut o, DynKind::CiliumNetworkPolicy, Arc::new(obj));
+        let list = o.get(DynKind::CiliumNetworkPolicy).expect("served");
+        assert_eq!(list[0].metadata.namespace.as_deref(), Some("default"));
+        assert!(list[0].data.get("status").is_none());
+        assert!(list[0].data.get("spec").is_some());
+        assert_eq!(o.len(), 1);
+        assert!(
+            o.served(DynKind::CiliumClusterwideNetworkPolicy),
+            "same installation"
+        );
+        assert!(!o.served(DynKind::CalicoNetworkPolicy));
+        assert_eq!(
+            DynKind::CalicoGlobalNetworkPolicy
+                .family()
+                .collect::<Vec<_>>(),
+            [
+                DynKind::CalicoNetworkPolicy,
+                DynKind::CalicoGlobalNetworkPolicy
+            ]
+        );
+    }
+}
