@@ -4,13 +4,17 @@
 #
 #   docker build -t ghcr.io/soc2-operator/soc2-operator:0.1.0 .
 #
-# Build context: only Cargo.toml, Cargo.lock and operator/ (see .dockerignore). A new workspace
-# member needs a COPY line here and an entry in .dockerignore.
+# Build context: Cargo.toml, Cargo.lock and the workspace members (see .dockerignore). A new
+# workspace member needs a COPY line here and an entry in .dockerignore: cargo refuses a
+# workspace whose members are missing.
 
 FROM rust:1-bookworm AS builder
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+COPY core/ core/
+COPY evidence/ evidence/
 COPY operator/ operator/
+COPY e2e/ e2e/
 # Cache mounts keep the registry and target/ between builds (BuildKit); the binary is copied out
 # of the cached target/ because cache mounts are not part of the image.
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \

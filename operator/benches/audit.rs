@@ -5,11 +5,11 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use soc2_operator::checks::{Ctx, ScopeFilter, catalog};
+use soc2_core::checks::{Ctx, ScopeFilter, catalog};
+use soc2_core::engine::evaluate;
+use soc2_core::snapshot::ClusterSnapshot;
+use soc2_core::synth::generate;
 use soc2_operator::cli::baseline_controls;
-use soc2_operator::engine::evaluate;
-use soc2_operator::snapshot::ClusterSnapshot;
-use soc2_operator::synth::generate;
 
 fn bench(c: &mut Criterion) {
     let controls = baseline_controls().expect("baseline parses");

@@ -7,15 +7,13 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use jiff::{SignedDuration, Timestamp};
+use soc2_core::crd::EvidenceInclude;
+use soc2_core::engine::evaluate;
+use soc2_core::snapshot::ClusterSnapshot;
+use soc2_core::synth::generate;
+use soc2_evidence::verify::{VerifyOptions, verify};
+use soc2_evidence::{Bundle, RetryPolicy, Schedule, SigningKey, Store, Writer, WriterConfig};
 use soc2_operator::cli::baseline_controls;
-use soc2_operator::crd::EvidenceInclude;
-use soc2_operator::engine::evaluate;
-use soc2_operator::evidence::verify::{VerifyOptions, verify};
-use soc2_operator::evidence::{
-    Bundle, RetryPolicy, Schedule, SigningKey, Store, Writer, WriterConfig,
-};
-use soc2_operator::snapshot::ClusterSnapshot;
-use soc2_operator::synth::generate;
 
 fn config(key: &SigningKey) -> WriterConfig {
     WriterConfig {

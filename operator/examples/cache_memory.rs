@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release -p soc2-operator --example cache_memory -- [objects] [seed]`
 //!
-//! The parent generates `soc2_operator::synth::generate(n, seed)` and writes it as JSON lines
+//! The parent generates `soc2_core::synth::generate(n, seed)` and writes it as JSON lines
 //! (one watch event per object); a fresh child process then decodes each line the way a watch
 //! stream does, trims it (`snapshot::trim`, as the caches do) and feeds it to a `reflector::store::Writer`
 //! through watcher events. So the child's RSS is what an operator pays for its caches, not
@@ -28,8 +28,8 @@ use k8s_openapi::api::{
 };
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::watcher::Event;
+use soc2_core::snapshot::{ClusterSnapshot, Objects, trim};
 use soc2_operator::controller::{debounce, status};
-use soc2_operator::snapshot::{ClusterSnapshot, Objects, trim};
 
 fn rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -48,7 +48,7 @@ fn main() {
     }
     let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let seed: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
-    let objects = soc2_operator::synth::generate(n, seed);
+    let objects = soc2_core::synth::generate(n, seed);
     let path = std::env::temp_dir().join(format!("soc2-cache-memory-{n}-{seed}.jsonl"));
     {
         let mut out = BufWriter::new(std::fs::File::create(&path).expect("temp file"));
@@ -59,7 +59,7 @@ fn main() {
                 } )*
             };
         }
-        soc2_operator::for_each_core_kind!(dump);
+        soc2_core::for_each_core_kind!(dump);
         out.flush().unwrap();
     }
     println!(
@@ -132,7 +132,7 @@ fn load(path: &str) {
             let snapshot = ClusterSnapshot::new(objects());
             let build = t.elapsed();
             let t = Instant::now();
-            let evaluation = soc2_operator::engine::evaluate(&controls, &snapshot, jiff::Timestamp::now());
+            let evaluation = soc2_core::engine::evaluate(&controls, &snapshot, jiff::Timestamp::now());
             let eval = t.elapsed();
             let peak = rss_mib();
             println!("snapshot of {} objects built in {:.2?}; {} controls evaluated in {:.2?}", snapshot.len(), build, evaluation.controls.len(), eval);
@@ -158,7 +158,7 @@ fn load(path: &str) {
                 Instant::now()
             });
             let snapshot = ClusterSnapshot::new(objects());
-            let evaluation = soc2_operator::engine::evaluate(&controls, &snapshot, jiff::Timestamp::now());
+            let evaluation = soc2_core::engine::evaluate(&controls, &snapshot, jiff::Timestamp::now());
             let mut writes = 0;
             for (r, prev) in evaluation.controls.iter().zip(&statuses) {
                 let desired = status::desired(r, Some(prev), &Default::default(), jiff::Timestamp::now());
@@ -176,5 +176,5 @@ fn load(path: &str) {
             let _ = Duration::ZERO;
         };
     }
-    soc2_operator::for_each_core_kind!(writers);
+    soc2_core::for_each_core_kind!(writers);
 }

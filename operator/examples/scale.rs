@@ -3,10 +3,10 @@
 
 use std::time::Instant;
 
+use soc2_core::engine::evaluate;
+use soc2_core::snapshot::ClusterSnapshot;
+use soc2_core::synth::generate;
 use soc2_operator::cli::baseline_controls;
-use soc2_operator::engine::evaluate;
-use soc2_operator::snapshot::ClusterSnapshot;
-use soc2_operator::synth::generate;
 
 fn rss_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")

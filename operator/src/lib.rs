@@ -2,10 +2,9 @@
 //! soc2-operator: SOC 2 controls as Kubernetes resources, audited continuously, with signed,
 //! hash-chained evidence.
 //!
-//! The pure middle — [`snapshot`], [`checks`], [`engine`] — never talks to a cluster; the edges
-//! ([`cli`], the controllers, the evidence stores) build snapshots and act on results.
-
-pub mod crd;
+//! The pure middle — snapshot, checks, engine — lives in [`soc2_core`], which cannot talk to a
+//! cluster; evidence lives in [`soc2_evidence`]. This crate is the edge: the [`cli`], the
+//! [`controller`]s, the [`live`] snapshot, [`metrics`] and the HTTP endpoints.
 
 /// Errors at the edges of the library (loading input, talking to a cluster).
 #[derive(Debug, thiserror::Error)]
@@ -40,16 +39,22 @@ impl Error {
     }
 }
 
+impl From<soc2_core::Error> for Error {
+    fn from(e: soc2_core::Error) -> Self {
+        match e {
+            soc2_core::Error::Manifest { path, message } => Error::Manifest { path, message },
+            soc2_core::Error::Io { context, source } => Error::Io { context, source },
+            soc2_core::Error::Invalid(message) => Error::Invalid(message),
+        }
+    }
+}
+
 /// Result with the library's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-pub mod checks;
 pub mod cli;
 pub mod controller;
-pub mod engine;
-pub mod evidence;
 pub mod http;
+pub mod live;
 pub mod metrics;
-pub mod snapshot;
-pub mod synth;
 pub mod telemetry;

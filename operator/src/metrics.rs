@@ -7,7 +7,7 @@ use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use crate::engine::ControlResult;
+use soc2_core::engine::ControlResult;
 
 /// Every metric of the operator.
 #[derive(Clone)]

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use soc2_operator::checks::catalog;
+use soc2_core::checks::catalog;
+use soc2_core::crd::Soc2ControlSpec;
+use soc2_core::engine::validate;
 use soc2_operator::cli::{baseline_controls, load_controls};
-use soc2_operator::crd::Soc2ControlSpec;
-use soc2_operator::engine::validate;
 
 #[test]
 fn baseline_is_valid_and_complete() {
@@ -51,7 +51,7 @@ fn the_files_on_disk_are_what_is_compiled_in() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/baseline");
     let from_disk = load_controls(&dir).expect("loads");
     let compiled = baseline_controls().unwrap();
-    let names = |v: &[soc2_operator::crd::Soc2Control]| -> BTreeSet<String> {
+    let names = |v: &[soc2_core::crd::Soc2Control]| -> BTreeSet<String> {
         v.iter()
             .map(|c| c.metadata.name.clone().unwrap_or_default())
             .collect()

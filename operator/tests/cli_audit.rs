@@ -233,7 +233,7 @@ fn findings(json: &Value) -> Vec<(String, Value)> {
 fn a_fresh_cluster_gets_no_finding_on_the_objects_it_creates_itself() {
     let out = audit(&[
         "--manifests",
-        "operator/tests/fixtures/fresh-cluster-v1.24",
+        "core/tests/fixtures/fresh-cluster-v1.24",
         "--at",
         AT,
         "--output",

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
-use soc2_operator::crd::{self, EvidencePolicySpec, Soc2ControlSpec};
+use soc2_core::crd::{self, EvidencePolicySpec, Soc2ControlSpec};
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

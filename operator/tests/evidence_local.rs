@@ -6,9 +6,9 @@ mod evidence_support;
 use std::path::{Path, PathBuf};
 
 use evidence_support::*;
-use soc2_operator::evidence::bundle::{Bundle, INVENTORY, RESULTS};
-use soc2_operator::evidence::verify::{VerifyOptions, VerifyReport, verify};
-use soc2_operator::evidence::{Error, PublicKey, SigningKey, Store, Writer};
+use soc2_evidence::bundle::{Bundle, INVENTORY, RESULTS};
+use soc2_evidence::verify::{VerifyOptions, VerifyReport, verify};
+use soc2_evidence::{Error, PublicKey, SigningKey, Store, Writer};
 
 const TIMES: [&str; 5] = [
     "2026-06-15T10:00:05Z",
@@ -225,11 +225,7 @@ async fn replaced_signature_is_caught() {
         serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
     // A well-formed signature, by the right key, over different bytes.
     manifest["signature"] = serde_json::Value::String(s.key.sign(b"something else"));
-    std::fs::write(
-        &p,
-        soc2_operator::evidence::canonical::value_to_vec(&manifest),
-    )
-    .unwrap();
+    std::fs::write(&p, soc2_evidence::canonical::value_to_vec(&manifest)).unwrap();
     let r = check(&s).await;
     let k = kinds(&r);
     assert!(
@@ -246,7 +242,7 @@ async fn resigned_by_another_key_is_caught_with_a_pinned_key() {
     let s = setup();
     let keys = write_chain(&s, &TIMES[..2]).await;
     let p = path(&s, &keys[1]);
-    let mut m = soc2_operator::evidence::Manifest::parse("m", &std::fs::read(&p).unwrap()).unwrap();
+    let mut m = soc2_evidence::Manifest::parse("m", &std::fs::read(&p).unwrap()).unwrap();
     m.sign(&SigningKey::generate().unwrap()).unwrap();
     std::fs::write(&p, m.to_bytes().unwrap()).unwrap();
     let r = check(&s).await;
@@ -373,12 +369,8 @@ async fn a_failed_manifest_write_removes_the_documents_it_wrote() {
     let at = t(TIMES[1]);
     let (snap, eval) = evaluate(&s.manifests, at);
     let bundle = Bundle::build(&eval, &snap, &Default::default()).unwrap();
-    let folder = soc2_operator::evidence::layout::snapshot_folder(
-        "prod",
-        "hourly",
-        at,
-        &bundle.content_digest(),
-    );
+    let folder =
+        soc2_evidence::layout::snapshot_folder("prod", "hourly", at, &bundle.content_digest());
     // Something already sits where the manifest goes: the manifest write fails.
     std::fs::create_dir_all(path(&s, &format!("{folder}/manifest.json"))).unwrap();
     let mut w = Writer::open(

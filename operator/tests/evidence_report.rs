@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use evidence_support::*;
 use serde_json::json;
-use soc2_operator::evidence::bundle::{Bundle, Document, RESULTS};
-use soc2_operator::evidence::report::{self, PeriodReport, ReportOptions, html, markdown, oscal};
-use soc2_operator::evidence::{SigningKey, Store, Writer, canonical};
+use soc2_evidence::bundle::{Bundle, Document, RESULTS};
+use soc2_evidence::report::{self, PeriodReport, ReportOptions, html, markdown, oscal};
+use soc2_evidence::{SigningKey, Store, Writer, canonical};
 
 fn results(at: &str, a: &str, b: &str) -> Bundle {
     let control = |name: &str, id: &str, status: &str, exceptions: serde_json::Value| {

@@ -7,8 +7,8 @@
 mod evidence_support;
 
 use evidence_support::*;
-use soc2_operator::evidence::verify::{VerifyOptions, verify};
-use soc2_operator::evidence::{Error, SigningKey, Writer};
+use soc2_evidence::verify::{VerifyOptions, verify};
+use soc2_evidence::{Error, SigningKey, Writer};
 
 const BUCKET: &str = "evidence";
 

@@ -5,11 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
+use soc2_core::engine::{self, Evaluation};
+use soc2_core::snapshot::ClusterSnapshot;
+use soc2_core::snapshot::manifests::{self, Trim};
 use soc2_operator::cli::baseline_controls;
 use soc2_operator::controller::caches::Stores;
-use soc2_operator::engine::{self, Evaluation};
-use soc2_operator::snapshot::ClusterSnapshot;
-use soc2_operator::snapshot::manifests::{self, Trim};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -18,7 +18,7 @@ fn repo() -> PathBuf {
 const FOLDERS: [&str; 5] = [
     "config/examples/demo-cluster",
     "operator/tests/fixtures/compliant/cluster.yaml",
-    "operator/tests/fixtures/fresh-cluster-v1.24",
+    "core/tests/fixtures/fresh-cluster-v1.24",
     "operator/tests/fixtures/legacy",
     "operator/tests/fixtures/one-answer",
 ];

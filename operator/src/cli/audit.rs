@@ -6,8 +6,9 @@ use clap::Args;
 
 use super::output::{self, Format};
 use super::{EXIT_FAIL, EXIT_OK, EXIT_USAGE, input_error};
-use crate::engine::{self, Status};
-use crate::snapshot::{ClusterSnapshot, live, manifests};
+use crate::live;
+use soc2_core::engine::{self, Status};
+use soc2_core::snapshot::{ClusterSnapshot, manifests};
 
 /// Arguments of `audit`.
 #[derive(Debug, Args)]

@@ -4,9 +4,9 @@ use std::path::Path;
 
 use kube::ResourceExt;
 
-use crate::crd::Soc2Control;
-use crate::snapshot::manifests::parse_documents;
 use crate::{Error, Result};
+use soc2_core::crd::Soc2Control;
+use soc2_core::snapshot::manifests::parse_documents;
 
 /// The baseline control library shipped in `config/baseline/`, compiled in.
 const BASELINE: &[(&str, &str)] = &[

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::{EXIT_FAIL, EXIT_OK, input_error};
-use crate::crd;
+use soc2_core::crd;
 
 pub(super) fn run(out: &Path, check: bool) -> u8 {
     let mut drift = Vec::new();

@@ -8,14 +8,14 @@ use clap::{Args, Subcommand, ValueEnum};
 use jiff::Timestamp;
 
 use super::{EXIT_FAIL, EXIT_OK, EXIT_USAGE, input_error};
-use crate::crd::{EvidenceInclude, StorageSpec, parse_duration, parse_expiry};
-use crate::engine;
-use crate::evidence::store::storage_spec;
-use crate::evidence::{
+use soc2_core::crd::{EvidenceInclude, StorageSpec, parse_duration, parse_expiry};
+use soc2_core::engine;
+use soc2_core::snapshot::{ClusterSnapshot, manifests};
+use soc2_evidence::store::storage_spec;
+use soc2_evidence::{
     PublicKey, RetryPolicy, Schedule, SigningKey, Store, VerifyOptions, Writer, WriterConfig,
     verify,
 };
-use crate::snapshot::{ClusterSnapshot, manifests};
 
 /// Where the evidence is (shared by `evidence` and `report`).
 #[derive(Debug, Args, Clone)]
@@ -251,7 +251,7 @@ fn snapshot(args: SnapshotArgs) -> u8 {
         let mut writer = Writer::open(store, config).await?;
         let written = writer.write(&evaluation, &snapshot, now).await?;
         let pruned = writer.prune(now).await?;
-        Ok::<_, crate::evidence::Error>((written, pruned))
+        Ok::<_, soc2_evidence::Error>((written, pruned))
     });
     match result {
         Ok((w, pruned)) => {

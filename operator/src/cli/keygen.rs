@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{EXIT_OK, input_error};
-use crate::evidence::SigningKey;
+use soc2_evidence::SigningKey;
 
 /// Private key file name (also the default key in the signing Secret).
 pub const PRIVATE_KEY_FILE: &str = "ed25519.key";

@@ -6,9 +6,9 @@ use std::io::{IsTerminal, Write};
 use clap::ValueEnum;
 
 use super::{EXIT_OK, input_error};
-use crate::checks::catalog;
-use crate::engine::{Evaluation, Status};
-use crate::snapshot::manifests::NotEvaluated;
+use soc2_core::checks::catalog;
+use soc2_core::engine::{Evaluation, Status};
+use soc2_core::snapshot::manifests::NotEvaluated;
 
 /// Output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -172,7 +172,7 @@ pub(super) fn print_catalog(format: Format) -> u8 {
     #[serde(rename_all = "camelCase")]
     struct Entry {
         #[serde(flatten)]
-        meta: crate::checks::CheckMeta,
+        meta: soc2_core::checks::CheckMeta,
         default_params: serde_json::Value,
     }
     let entries: Vec<Entry> = catalog()

@@ -1,7 +1,7 @@
 //! Watch caches: one kube-runtime reflector per kind the checks read.
 //!
 //! Every object goes through [`cache_events`] before it is cached: the one trim
-//! ([`crate::snapshot::trim`]) that `audit` and the manifests loader use too, so the operator
+//! ([`soc2_core::snapshot::trim`]) that `audit` and the manifests loader use too, so the operator
 //! and `audit` judge the same objects. Every change bumps a version counter and sends a tick on the change channel; the controller
 //! debounces ticks into re-evaluations. After the initial list the reflectors only watch; they
 //! never poll.
@@ -9,7 +9,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use crate::snapshot::kinds::*;
 use futures::{StreamExt, future::BoxFuture};
 use kube::{
     Api, Client, Resource,
@@ -21,11 +20,13 @@ use kube::{
     },
 };
 use serde::de::DeserializeOwned;
+use soc2_core::snapshot::kinds::*;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use crate::snapshot::dynamic::{DYN_KIND_COUNT, DynKind};
-use crate::snapshot::{Objects, VELERO_KINDS, live::OptionalApis, live::velero_resource, trim};
+use crate::live::{OptionalApis, velero_resource};
+use soc2_core::snapshot::dynamic::{DYN_KIND_COUNT, DynKind};
+use soc2_core::snapshot::{Objects, VELERO_KINDS, trim};
 
 macro_rules! define_caches {
     ($($field:ident: $ty:ty,)*) => {
@@ -157,7 +158,7 @@ macro_rules! define_caches {
         }
     };
 }
-crate::for_each_core_kind!(define_caches);
+soc2_core::for_each_core_kind!(define_caches);
 
 /// Shared cache bookkeeping: which reflectors have synced, a change counter, and the tick
 /// channel.
@@ -188,7 +189,7 @@ impl CacheState {
         macro_rules! count {
             ($($field:ident: $ty:ty,)*) => { 0 $( + { let _ = stringify!($field); 1 } )* };
         }
-        crate::for_each_core_kind!(count)
+        soc2_core::for_each_core_kind!(count)
             + if apis.admission_policies { 2 } else { 0 }
             + if apis.velero { VELERO_KINDS.len() } else { 0 }
             + apis.dynamic.count()

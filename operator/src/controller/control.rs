@@ -20,10 +20,10 @@ use tracing::{info, instrument, warn};
 use super::Context;
 use super::enforce::{self, MANAGER};
 use super::status::{self, EnforcementReport};
-use crate::crd::{Enforcement, Soc2Control, Soc2ControlStatus};
-use crate::engine::{ControlResult, evaluate_control};
-use crate::snapshot::ClusterSnapshot;
 use crate::{Error, Result};
+use soc2_core::crd::{Enforcement, Soc2Control, Soc2ControlStatus};
+use soc2_core::engine::{ControlResult, evaluate_control};
+use soc2_core::snapshot::ClusterSnapshot;
 
 /// Finalizer that undoes enforcement when a control is deleted.
 pub const FINALIZER: &str = "soc2.evidence.dev/cleanup";

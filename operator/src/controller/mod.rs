@@ -2,7 +2,7 @@
 //! health endpoints, wired together by [`run`].
 //!
 //! Owns the [`Context`] shared by reconciles and the HTTP server. Evaluation itself is the
-//! [engine](crate::engine)'s; this module feeds it snapshots built from the caches and acts on
+//! [engine](soc2_core::engine)'s; this module feeds it snapshots built from the caches and acts on
 //! its results.
 
 pub mod caches;
@@ -31,10 +31,11 @@ use kube::{Client, CustomResourceExt};
 use tokio::sync::{mpsc, watch};
 use tracing::{error, info, warn};
 
-use crate::crd::{EvidencePolicy, Soc2Control};
+use crate::live;
 use crate::metrics::Metrics;
-use crate::snapshot::{ClusterSnapshot, live};
 use crate::{Error, Result};
+use soc2_core::crd::{EvidencePolicy, Soc2Control};
+use soc2_core::snapshot::ClusterSnapshot;
 
 /// Where snapshots come from.
 enum Source {

@@ -26,14 +26,14 @@ use tracing::{info, warn};
 
 use super::Context;
 use super::enforce::MANAGER;
-use crate::crd::{
+use soc2_core::crd::{
     Condition, ControlSelection, EvidencePolicy, EvidencePolicySpec, EvidencePolicyStatus,
     SnapshotRef, Soc2Control, parse_duration,
 };
-use crate::engine;
-use crate::evidence::writer::Written;
-use crate::evidence::{self, Schedule, SigningKey, Store, Writer, WriterConfig, rfc3339};
-use crate::snapshot::ClusterSnapshot;
+use soc2_core::engine;
+use soc2_core::snapshot::ClusterSnapshot;
+use soc2_evidence::writer::Written;
+use soc2_evidence::{self, Schedule, SigningKey, Store, Writer, WriterConfig, rfc3339};
 
 /// Condition type: the spec is valid, the secrets loaded and the store opened.
 pub const READY: &str = "Ready";
@@ -192,7 +192,7 @@ impl Observed {
     }
 
     /// Records a failed write.
-    pub fn failure(&mut self, error: &evidence::Error) {
+    pub fn failure(&mut self, error: &soc2_evidence::Error) {
         self.last_attempt = Some(Err(error.to_string()));
         self.consecutive_failures = self.consecutive_failures.saturating_add(1);
     }
@@ -289,7 +289,7 @@ pub async fn tick(
     controls: &[Soc2Control],
     snapshot: &ClusterSnapshot,
     now: Timestamp,
-) -> evidence::Result<Written> {
+) -> soc2_evidence::Result<Written> {
     let evaluation = engine::evaluate(controls, snapshot, now);
     let written = writer.write(&evaluation, snapshot, now).await?;
     if let Err(e) = writer.prune(now).await {
@@ -302,7 +302,7 @@ pub async fn tick(
 pub fn record_metrics(
     metrics: &crate::metrics::Metrics,
     policy: &str,
-    outcome: &evidence::Result<Written>,
+    outcome: &soc2_evidence::Result<Written>,
     now: Timestamp,
 ) {
     let result = if outcome.is_ok() { SUCCESS } else { FAILURE };

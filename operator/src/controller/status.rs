@@ -9,8 +9,8 @@ use jiff::Timestamp;
 use kube::Resource;
 use serde_json::{Value, json};
 
-use crate::crd::{CheckStatus, Condition, FindingStatus, Soc2Control, Soc2ControlStatus};
-use crate::engine::{ControlResult, Status};
+use soc2_core::crd::{CheckStatus, Condition, FindingStatus, Soc2Control, Soc2ControlStatus};
+use soc2_core::engine::{ControlResult, Status};
 
 /// At most this many findings are written to status; the rest are in the evidence.
 pub const MAX_FINDINGS: usize = 50;
@@ -191,10 +191,10 @@ pub fn invalid_spec_change(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Finding;
-    use crate::crd::Criteria;
-    use crate::engine::{CheckResult, SpecError};
-    use crate::snapshot::ResourceRef;
+    use soc2_core::checks::Finding;
+    use soc2_core::crd::Criteria;
+    use soc2_core::engine::{CheckResult, SpecError};
+    use soc2_core::snapshot::ResourceRef;
 
     fn now() -> Timestamp {
         "2026-03-01T10:00:00Z".parse().unwrap()

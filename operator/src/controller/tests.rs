@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use super::control::{self, FINALIZER};
 use super::fixtures::{ApiServerVerifier, Expect, control_json, event_response, mock_client};
 use super::{Context, status};
-use crate::crd::Soc2Control;
-use crate::snapshot::ClusterSnapshot;
+use soc2_core::crd::Soc2Control;
+use soc2_core::snapshot::ClusterSnapshot;
 
 const STATUS_PATH: &str = "/apis/soc2.evidence.dev/v1alpha1/soc2controls/cc6-1/status?&force=true&fieldManager=soc2-operator";
 const EVENTS_PATH: &str = "/apis/events.k8s.io/v1/namespaces/default/events?";

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use jiff::Timestamp;
-use soc2_operator::crd::EvidenceInclude;
-use soc2_operator::engine::{self, Evaluation};
-use soc2_operator::evidence::{RetryPolicy, Schedule, SigningKey, Store, WriterConfig};
-use soc2_operator::snapshot::{ClusterSnapshot, manifests};
+use soc2_core::crd::EvidenceInclude;
+use soc2_core::engine::{self, Evaluation};
+use soc2_core::snapshot::{ClusterSnapshot, manifests};
+use soc2_evidence::{RetryPolicy, Schedule, SigningKey, Store, WriterConfig};
 
 /// A value that must never reach the store.
 pub const PLANTED: &str = "pl4nted-Secr3t-value-6d1e0c";
@@ -244,7 +244,7 @@ impl Moto {
 
     /// Opens `s3://bucket/prefix` on this server.
     pub fn store(&self, bucket: &str, prefix: &str) -> Store {
-        let spec = soc2_operator::crd::StorageSpec {
+        let spec = soc2_core::crd::StorageSpec {
             url: format!("s3://{bucket}/{prefix}"),
             endpoint: Some(self.endpoint()),
             region: Some("us-east-1".into()),

@@ -8,7 +8,7 @@
 use serde_json::{Value, json};
 
 use super::{MANAGED_BY_LABEL, MANAGER, owner_reference, spec_hash};
-use crate::crd::Soc2Control;
+use soc2_core::crd::Soc2Control;
 
 /// Label naming the control a generated object belongs to.
 pub const CONTROL_LABEL: &str = "soc2.evidence.dev/control";

@@ -18,9 +18,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::status::EnforcementReport;
-use crate::crd::Soc2Control;
-use crate::engine::ControlResult;
-use crate::snapshot::ClusterSnapshot;
+use soc2_core::crd::Soc2Control;
+use soc2_core::engine::ControlResult;
+use soc2_core::snapshot::ClusterSnapshot;
 
 /// Field manager of everything the operator applies (status included).
 pub const MANAGER: &str = "soc2-operator";

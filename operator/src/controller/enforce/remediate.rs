@@ -20,9 +20,9 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 
 use super::{MANAGED_BY_LABEL, MANAGER, owner_reference};
-use crate::crd::Soc2Control;
-use crate::engine::{ControlResult, Status};
-use crate::snapshot::{ClusterSnapshot, ResourceRef};
+use soc2_core::crd::Soc2Control;
+use soc2_core::engine::{ControlResult, Status};
+use soc2_core::snapshot::{ClusterSnapshot, ResourceRef};
 
 /// Field manager owning the Pod Security Admission label.
 pub const PSA_MANAGER: &str = "soc2-operator-psa";
@@ -271,13 +271,13 @@ pub async fn undo(client: &Client, u: &Undo) -> kube::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::Finding;
-    use crate::crd::Criteria;
-    use crate::engine::CheckResult;
-    use crate::snapshot::Objects;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
         ManagedFieldsEntry, ObjectMeta, OwnerReference,
     };
+    use soc2_core::checks::Finding;
+    use soc2_core::crd::Criteria;
+    use soc2_core::engine::CheckResult;
+    use soc2_core::snapshot::Objects;
     use std::sync::Arc;
 
     fn control() -> Soc2Control {

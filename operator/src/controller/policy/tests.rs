@@ -4,8 +4,8 @@ use jiff::Timestamp;
 use kube::core::ObjectMeta;
 
 use super::*;
-use crate::crd::{EvidenceInclude, StorageSpec};
-use crate::evidence::VerifyOptions;
+use soc2_core::crd::{EvidenceInclude, StorageSpec};
+use soc2_evidence::VerifyOptions;
 
 fn spec(url: &str) -> EvidencePolicySpec {
     EvidencePolicySpec {
@@ -21,7 +21,7 @@ fn spec(url: &str) -> EvidencePolicySpec {
             credentials_secret: None,
         },
         retention: Some("30d".into()),
-        formats: vec![crate::crd::EvidenceFormat::JSON],
+        formats: vec![soc2_core::crd::EvidenceFormat::JSON],
         signing: None,
         include: EvidenceInclude::default(),
     }
@@ -198,7 +198,7 @@ fn failure_status_counts_and_metrics() {
         setup: Ok(()),
         ..Observed::default()
     };
-    let err = evidence::Error::Invalid("store down".into());
+    let err = soc2_evidence::Error::Invalid("store down".into());
     observed.failure(&err);
     observed.failure(&err);
     record_metrics(&metrics, "p", &Err(err), t("2026-01-01T00:00:00Z"));
@@ -232,7 +232,7 @@ async fn tick_writes_a_verifiable_snapshot_and_the_status_body() {
     let mut writer = Writer::open(store, config).await.unwrap();
     assert_eq!(head_ref(&writer), (None, None));
 
-    let snapshot = ClusterSnapshot::new(crate::synth::generate(2000, 1));
+    let snapshot = ClusterSnapshot::new(soc2_core::synth::generate(2000, 1));
     let controls = select_controls(
         &policy_spec.controls,
         validated.selector.as_ref(),
@@ -265,7 +265,7 @@ async fn tick_writes_a_verifiable_snapshot_and_the_status_body() {
         public_key: Some(public),
         ..VerifyOptions::all(now)
     };
-    let report = evidence::verify::verify(writer.store(), &options)
+    let report = soc2_evidence::verify::verify(writer.store(), &options)
         .await
         .unwrap();
     assert_eq!(report.chains.len(), 1);
@@ -325,7 +325,7 @@ mod api {
     use super::*;
     use crate::controller::Context;
     use crate::controller::fixtures::{ApiServerVerifier, Expect, mock_client};
-    use crate::crd::SigningSpec;
+    use soc2_core::crd::SigningSpec;
 
     const CREDS_PATH: &str = "/api/v1/namespaces/soc2-system/secrets/s3-creds";
     const KEY_PATH: &str = "/api/v1/namespaces/soc2-system/secrets/signing";

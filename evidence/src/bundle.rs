@@ -9,10 +9,10 @@
 use serde::Serialize;
 
 use super::{Result, canonical, sha256_hex};
-use crate::checks::rbac::{AccessMatrix, access_matrix};
-use crate::crd::EvidenceInclude;
-use crate::engine::Evaluation;
-use crate::snapshot::{ClusterSnapshot, InventoryItem};
+use soc2_core::checks::rbac::{AccessMatrix, access_matrix};
+use soc2_core::crd::EvidenceInclude;
+use soc2_core::engine::Evaluation;
+use soc2_core::snapshot::{ClusterSnapshot, InventoryItem};
 
 /// The evaluation results document.
 pub const RESULTS: &str = "results.json";

@@ -3,7 +3,7 @@
 //!
 //! Each [`DynKind`] names the API groups that may serve it ([`DynApi::sources`]); a snapshot
 //! holds `None` for a kind its cluster does not serve, and the (possibly empty) objects when it
-//! does. Live discovery ([`super::live::discover`]) reads a kind from the first group in its
+//! does. Live discovery (the operator's live discovery (`soc2_operator::live::discover`)) reads a kind from the first group in its
 //! list the cluster serves; the manifest loader accepts the kind from any of them.
 //!
 //! This module owns the table, the per-kind lists ([`DynObjects`]) and which source discovery

@@ -8,8 +8,8 @@
 use serde_json::{Value, json};
 
 use super::{ClusterReport, ControlPeriod, PeriodReport, human_duration, is_compliant, percent};
-use crate::engine::Evaluation;
-use crate::evidence::sha256_hex;
+use crate::sha256_hex;
+use soc2_core::engine::Evaluation;
 
 /// The OSCAL version written.
 pub const OSCAL_VERSION: &str = "1.1.2";
@@ -175,7 +175,7 @@ fn finding(ctl: &ControlPeriod, base: &str, obs_uuid: &str) -> Value {
 /// a snapshot when the policy asks for the `OSCAL` format. One observation and one finding per
 /// control; failing resources are listed as observation subjects by reference (never data).
 pub fn from_evaluation(evaluation: &Evaluation, cluster: &str, policy: &str) -> Value {
-    let time = crate::evidence::rfc3339(evaluation.evaluated_at);
+    let time = crate::rfc3339(evaluation.evaluated_at);
     let base = format!("{cluster}|{policy}|{time}");
     let mut observations = Vec::new();
     let mut findings = Vec::new();

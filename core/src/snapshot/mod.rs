@@ -10,7 +10,6 @@ pub mod dynamic;
 mod index;
 pub mod kinds;
 mod legacy;
-pub mod live;
 pub mod manifests;
 mod resource;
 mod trim;

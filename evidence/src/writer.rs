@@ -19,11 +19,11 @@ use super::schedule::{Gap, Schedule};
 use super::signing::SigningKey;
 use super::store::Store;
 use super::{Error, Result, rfc3339, sha256_hex};
-use crate::crd::{
+use soc2_core::crd::{
     EvidenceFormat, EvidenceInclude, EvidencePolicySpec, SnapshotRef, parse_duration,
 };
-use crate::engine::Evaluation;
-use crate::snapshot::ClusterSnapshot;
+use soc2_core::engine::Evaluation;
+use soc2_core::snapshot::ClusterSnapshot;
 
 /// Retries of one object write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

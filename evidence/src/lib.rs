@@ -8,7 +8,7 @@
 //! last, retries with backoff and records missed [`schedule`] slots as gaps. [`verify`] and
 //! [`report`] read only the store.
 //!
-//! This module does not evaluate controls (see [`crate::engine`]) and does not talk to
+//! This module does not evaluate controls (see [`soc2_core::engine`]) and does not talk to
 //! Kubernetes; the controller and the CLI call into it.
 
 pub mod bundle;

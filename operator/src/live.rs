@@ -3,17 +3,17 @@
 
 use std::sync::Arc;
 
-use super::kinds::*;
 use kube::{
     Api, Client,
     api::ListParams,
     core::{ApiResource, DynamicObject, GroupVersionKind},
 };
 use serde::de::DeserializeOwned;
+use soc2_core::snapshot::kinds::*;
 
-use super::dynamic::{DynKind, ServedDyn};
-use super::{Objects, VELERO_GROUP, VELERO_KINDS, trim};
 use crate::Result;
+use soc2_core::snapshot::dynamic::{DynKind, ServedDyn};
+use soc2_core::snapshot::{Objects, VELERO_GROUP, VELERO_KINDS, trim};
 
 /// Which optional APIs the cluster serves.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -126,7 +126,7 @@ pub async fn load(client: &Client) -> Result<Objects> {
             $( objects.$field = list_all(Api::<$ty>::all(client.clone())).await?; )*
         };
     }
-    crate::for_each_core_kind!(list_kinds);
+    soc2_core::for_each_core_kind!(list_kinds);
     if apis.admission_policies {
         objects.admission_policies =
             Some(list_all(Api::<ValidatingAdmissionPolicy>::all(client.clone())).await?);

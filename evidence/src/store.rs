@@ -16,7 +16,7 @@ use object_store::{
 };
 
 use super::{Error, Result};
-use crate::crd::StorageSpec;
+use soc2_core::crd::StorageSpec;
 
 /// Credentials map keys read for S3.
 pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";

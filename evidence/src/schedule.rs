@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp, tz::TimeZone};
 use serde::{Deserialize, Serialize};
 
 use super::{Error, Result, rfc3339};
-use crate::crd::{EvidencePolicySpec, parse_duration};
+use soc2_core::crd::{EvidencePolicySpec, parse_duration};
 
 /// Upper bound on slots enumerated between two times (guards against a 1s interval over a
 /// year).

@@ -17,7 +17,7 @@
 //! operator's watch cache drops `binaryData`; `audit` keeps it). `valueFrom`/`envFrom`
 //! references to Secrets are the remedy and never a finding. Messages name keys, containers and
 //! objects only, never values. Precision and recall are measured over the labelled corpus in
-//! `operator/tests/fixtures/credentials-corpus/` (see `BENCHMARKS.md`).
+//! `core/tests/fixtures/credentials-corpus/` (see `BENCHMARKS.md`).
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -1228,7 +1228,7 @@ binaryData:
 }
 
 /// Scores the detector over the labelled corpus in
-/// `operator/tests/fixtures/credentials-corpus/` (see its README): every case is placed as a
+/// `core/tests/fixtures/credentials-corpus/` (see its README): every case is placed as a
 /// container env value, a ConfigMap `data` value and a ConfigMap `binaryData` value.
 #[cfg(test)]
 mod corpus {

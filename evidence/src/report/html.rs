@@ -198,7 +198,7 @@ fn timeline(ctl: &ControlPeriod, from: Option<Timestamp>, to: Option<Timestamp>)
 }
 
 fn rfc(t: Timestamp) -> String {
-    crate::evidence::rfc3339(t)
+    crate::rfc3339(t)
 }
 
 /// HTML escaping for text and attribute values.
