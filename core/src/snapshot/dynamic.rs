@@ -224,6 +224,13 @@ impl DynObjects {
         self.len() == 0
     }
 
+    /// Moves every object of `other` after this one's; a kind served in either stays served.
+    pub fn append(&mut self, other: DynObjects) {
+        for (into, from) in self.0.iter_mut().zip(other.0) {
+            super::append_served(into, from);
+        }
+    }
+
     pub(super) fn lists_mut(&mut self) -> impl Iterator<Item = &mut Vec<Arc<DynamicObject>>> {
         self.0.iter_mut().flatten()
     }

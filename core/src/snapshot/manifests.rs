@@ -69,12 +69,59 @@ pub fn load(dir: &Path) -> Result<LoadReport> {
 }
 
 /// [`load`], choosing whether objects are trimmed.
+///
+/// Files are read, parsed and decoded in parallel (one thread per core, each taking a
+/// contiguous run of the sorted file list) and the partial reports are merged in file order,
+/// so the result, the `not_evaluated` order and the first error reported are the same as a
+/// sequential pass.
 pub fn load_with(dir: &Path, trim: Trim) -> Result<LoadReport> {
     let mut files = Vec::new();
     collect_files(dir, &mut files)?;
     files.sort();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .clamp(1, files.len().max(1));
+    if threads == 1 {
+        return load_files(&files, trim);
+    }
+    let chunk = files.len().div_ceil(threads);
+    let parts: Vec<Result<LoadReport>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = files
+            .chunks(chunk)
+            .map(|run| scope.spawn(move || load_files(run, trim)))
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join().unwrap_or_else(|_| {
+                    Err(Error::Invalid("a manifest reader thread panicked".into()))
+                })
+            })
+            .collect()
+    });
     let mut report = LoadReport::default();
-    for file in &files {
+    for part in parts {
+        report.append(part?);
+    }
+    Ok(report)
+}
+
+impl LoadReport {
+    /// Adds another report's objects, counts and skipped objects after this one's.
+    fn append(&mut self, other: LoadReport) {
+        self.objects.append(other.objects);
+        self.files += other.files;
+        for (kind, n) in other.ignored {
+            *self.ignored.entry(kind).or_default() += n;
+        }
+        self.not_evaluated.extend(other.not_evaluated);
+    }
+}
+
+/// Reads `files` in order into one report.
+fn load_files(files: &[PathBuf], trim: Trim) -> Result<LoadReport> {
+    let mut report = LoadReport::default();
+    for file in files {
         let text = std::fs::read_to_string(file).map_err(|e| Error::Io {
             context: format!("reading {}", file.display()),
             source: e,

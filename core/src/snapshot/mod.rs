@@ -122,6 +122,27 @@ macro_rules! define_objects {
                 self.len() == 0
             }
 
+            /// Moves every object of `other` after this one's. A kind served in either is
+            /// served in the result (loaders that split their input merge with this).
+            pub fn append(&mut self, other: Objects) {
+                let Objects {
+                    $($field,)*
+                    admission_policies,
+                    admission_policy_bindings,
+                    velero_backups,
+                    velero_schedules,
+                    velero_restores,
+                    dynamic,
+                } = other;
+                $( self.$field.extend($field); )*
+                append_served(&mut self.admission_policies, admission_policies);
+                append_served(&mut self.admission_policy_bindings, admission_policy_bindings);
+                append_served(&mut self.velero_backups, velero_backups);
+                append_served(&mut self.velero_schedules, velero_schedules);
+                append_served(&mut self.velero_restores, velero_restores);
+                self.dynamic.append(dynamic);
+            }
+
             /// Sorts every list by (namespace, name) so that results do not depend on the
             /// order objects arrived in.
             fn sort(&mut self) {
@@ -185,6 +206,13 @@ macro_rules! define_objects {
     };
 }
 for_each_core_kind!(define_objects);
+
+/// Appends an optional kind's objects; `None` (not served) only when both are `None`.
+fn append_served<T>(into: &mut Option<Vec<T>>, from: Option<Vec<T>>) {
+    if let Some(items) = from {
+        into.get_or_insert_default().extend(items);
+    }
+}
 
 fn sort_by_key<K: kube::ResourceExt>(list: &mut [Arc<K>]) {
     list.sort_by(|a, b| {
