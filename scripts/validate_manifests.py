@@ -15,7 +15,7 @@ For every object in the file:
     rendered file must not depend on the current context).
 Then the chart's invariants: the operator pod is Pod Security `restricted` and runs as 65532
 with a read-only root, probes and the `run` arguments are right, the Grafana dashboard is valid
-JSON over the operator's metrics, the PrometheusRule has its four alerts, the ServiceMonitor
+JSON over the operator's metrics, the PrometheusRule has its five alerts, the ServiceMonitor
 selects the metrics Service.
 
 Exit 1 with one line per problem; prints one summary line when all is well.
@@ -53,6 +53,7 @@ ALERTS = {
     "Soc2EvidenceSnapshotFailing": "soc2_evidence_snapshots_total",
     "Soc2EvidenceStale": "soc2_evidence_last_success_timestamp_seconds",
     "Soc2OperatorDown": "up",
+    "Soc2FindingOverdue": "soc2_findings_overdue",
 }
 PROM_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 

@@ -8,6 +8,10 @@ use prometheus::{
 };
 
 use soc2_core::engine::ControlResult;
+use soc2_core::engine::aging::Aging;
+
+/// Severity label values of `soc2_findings_overdue`, always all four (0 when none).
+const SEVERITIES: [&str; 4] = ["Critical", "High", "Medium", "Low"];
 
 /// Every metric of the operator.
 #[derive(Clone)]
@@ -31,6 +35,10 @@ pub struct Metrics {
     pub evidence_last_success: IntGaugeVec,
     /// `soc2_is_leader`: 1 while this replica holds the lease.
     pub is_leader: prometheus::IntGauge,
+    /// `soc2_findings_overdue{control,severity}`: failing findings past their remediation SLA.
+    pub findings_overdue: IntGaugeVec,
+    /// `soc2_finding_oldest_age_seconds{control}`: age of the oldest failing finding (0: none).
+    pub finding_oldest_age: IntGaugeVec,
 }
 
 const DURATION_BUCKETS: &[f64] = &[
@@ -121,6 +129,16 @@ impl Metrics {
                     .expect("unique metric");
                 g
             },
+            findings_overdue: gauge(
+                "soc2_findings_overdue",
+                "Failing findings of a control past their remediation SLA, by severity",
+                &["control", "severity"],
+            ),
+            finding_oldest_age: gauge(
+                "soc2_finding_oldest_age_seconds",
+                "Age of a control's oldest failing finding (time under an exception not counted)",
+                &["control"],
+            ),
             registry,
         }
     }
@@ -152,6 +170,27 @@ impl Metrics {
                 .control_failing
                 .remove_label_values(&[control_id, name, c]);
         }
+    }
+
+    /// Records a control's finding ages (`control` is its `metadata.name`).
+    pub fn record_aging(&self, control: &str, aging: &Aging) {
+        let by = aging.overdue_by_severity();
+        for sev in SEVERITIES {
+            self.findings_overdue
+                .with_label_values(&[control, sev])
+                .set(by.get(sev).copied().unwrap_or(0) as i64);
+        }
+        self.finding_oldest_age
+            .with_label_values(&[control])
+            .set(aging.oldest().map_or(0, |d| d.as_secs()));
+    }
+
+    /// Forgets a deleted control's aging series.
+    pub fn forget_aging(&self, control: &str) {
+        for sev in SEVERITIES {
+            let _ = self.findings_overdue.remove_label_values(&[control, sev]);
+        }
+        let _ = self.finding_oldest_age.remove_label_values(&[control]);
     }
 
     /// Counts a failed reconcile.
@@ -236,6 +275,22 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }
+    }
+
+    #[test]
+    fn aging_series_are_recorded_and_forgotten() {
+        let m = Metrics::new();
+        m.record_aging("cc6-1", &Aging::default());
+        let text = m.render();
+        for needle in [
+            r#"soc2_findings_overdue{control="cc6-1",severity="Critical"} 0"#,
+            r#"soc2_findings_overdue{control="cc6-1",severity="Low"} 0"#,
+            r#"soc2_finding_oldest_age_seconds{control="cc6-1"} 0"#,
+        ] {
+            assert!(text.contains(needle), "missing {needle} in\n{text}");
+        }
+        m.forget_aging("cc6-1");
+        assert!(!m.render().contains("cc6-1"));
     }
 
     #[test]

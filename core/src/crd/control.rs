@@ -27,6 +27,7 @@ use super::common::{Condition, preserve_unknown_object};
     printcolumn(name = "Criteria", type_ = "string", json_path = ".spec.criteria"),
     printcolumn(name = "Compliant", type_ = "boolean", json_path = ".status.compliant"),
     printcolumn(name = "Failing", type_ = "integer", json_path = ".status.failing"),
+    printcolumn(name = "Overdue", type_ = "integer", json_path = ".status.overdue"),
     printcolumn(
         name = "Enforcement",
         type_ = "string",
@@ -80,6 +81,37 @@ pub struct Soc2ControlSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64))]
     pub attestations: Vec<Attestation>,
+    /// How long a finding may stay open, per severity, before it is overdue (Type II
+    /// operating effectiveness). Unset fields keep the defaults: Critical `30d`, High `60d`,
+    /// Medium `90d`, Low none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation_sla: Option<RemediationSla>,
+}
+
+/// Remediation deadlines per severity. Each is a duration such as `30d` or `none` (no deadline).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RemediationSla {
+    /// Deadline for Critical findings. Default `30d`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^(none|([0-9]+(s|m|h|d))+)$"))]
+    pub critical: Option<String>,
+    /// Deadline for High findings. Default `60d`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^(none|([0-9]+(s|m|h|d))+)$"))]
+    pub high: Option<String>,
+    /// Deadline for Medium findings. Default `90d`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^(none|([0-9]+(s|m|h|d))+)$"))]
+    pub medium: Option<String>,
+    /// Deadline for Low findings. Default `none`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^(none|([0-9]+(s|m|h|d))+)$"))]
+    pub low: Option<String>,
+    /// A finding that disappears and comes back within this period keeps its age. Default `24h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^([0-9]+(s|m|h|d))+$"))]
+    pub grace_period: Option<String>,
 }
 
 /// Trust Services Categories of SOC 2.
@@ -257,12 +289,30 @@ pub struct Soc2ControlStatus {
     /// Findings covered by an active exception.
     #[serde(default)]
     pub excepted: u64,
-    /// The first findings (at most 50); the full list is in the evidence snapshots.
+    /// At most 50 findings: by severity (Critical first), at least one per failing check, then
+    /// overdue and oldest first. The full list is in the evidence snapshots.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<FindingStatus>,
     /// True when `findings` was cut to the bound.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub findings_truncated: bool,
+    /// Failing findings not listed in `findings`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub findings_omitted: u64,
+    /// Failing findings past their remediation SLA.
+    #[serde(default)]
+    pub overdue: u64,
+    /// Overdue findings per severity (`Critical`, `High`, `Medium`, `Low`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overdue_by_severity: BTreeMap<String, u64>,
+    /// Age in whole days of the oldest failing finding (time under an exception not counted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oldest_finding_age_days: Option<u64>,
+    /// When each finding was first seen, so ages survive restarts and failover: open and
+    /// excepted findings, and cleared ones until their grace period ends. At most 1000 (the
+    /// oldest are kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub finding_ages: Vec<FindingAge>,
     /// Result of each check.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<CheckStatus>,
@@ -275,8 +325,23 @@ pub struct Soc2ControlStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FindingStatus {
+    /// Stable id: a hash of check, resource and what is wrong (see `docs/type2.md`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
     /// Check id.
     pub check: String,
+    /// Severity of the check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    /// When the finding was first seen (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
+    /// When it is due under the remediation SLA (later by any time under an exception).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
+    /// Past its remediation SLA.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub overdue: bool,
     /// `Kind/namespace/name` or `Kind/name`.
     pub resource: String,
     /// What is wrong and what to change.
@@ -303,4 +368,32 @@ pub struct CheckStatus {
     /// Findings excepted.
     #[serde(default)]
     pub excepted: u64,
+}
+
+/// The age record of one finding in status.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FindingAge {
+    /// The finding id.
+    pub id: String,
+    /// Check id.
+    pub check: String,
+    /// When the finding was first seen (RFC 3339).
+    pub first_seen: String,
+    /// Set once the finding is gone: when it was last seen. Unset while it is present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
+    /// Seconds the finding spent under an active exception or attestation (not part of its age).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub paused_seconds: u64,
+    /// Set while an exception or attestation covers the finding: since when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_since: Option<String>,
+    /// Past its remediation SLA.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub overdue: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -13,7 +13,8 @@ pub use common::{
 };
 pub use control::{
     Attestation, CheckRef, CheckStatus, Criteria, Enforcement, Exception, ExceptionResource,
-    FindingStatus, Scope, Soc2Control, Soc2ControlSpec, Soc2ControlStatus,
+    FindingAge, FindingStatus, RemediationSla, Scope, Soc2Control, Soc2ControlSpec,
+    Soc2ControlStatus,
 };
 pub use policy::{
     ControlSelection, EvidenceFormat, EvidenceInclude, EvidencePolicy, EvidencePolicySpec,

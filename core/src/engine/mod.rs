@@ -4,6 +4,7 @@
 //! checks, applies exceptions and attestations, and orders everything deterministically. It
 //! does not write status or evidence.
 
+pub mod aging;
 mod exceptions;
 mod result;
 mod validate;
@@ -15,6 +16,7 @@ use crate::checks::{Ctx, Outcome, ScopeFilter, catalog};
 use crate::crd::Soc2Control;
 use crate::snapshot::ClusterSnapshot;
 
+pub use aging::{AgedFinding, Aging, SlaPolicy, finding_id};
 pub use exceptions::{AttestationState, ExceptionState};
 pub use result::{CheckResult, ControlResult, Evaluation, ExceptedFinding, Status};
 pub use validate::{SpecError, validate};

@@ -86,5 +86,6 @@ pub fn validate(spec: &Soc2ControlSpec) -> Vec<SpecError> {
             );
         }
     }
+    errors.extend(super::aging::SlaPolicy::resolve(spec.remediation_sla.as_ref()).1);
     errors
 }

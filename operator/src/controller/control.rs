@@ -22,7 +22,7 @@ use super::enforce::{self, MANAGER};
 use super::status::{self, EnforcementReport};
 use crate::{Error, Result};
 use soc2_core::crd::{Enforcement, Soc2Control, Soc2ControlStatus};
-use soc2_core::engine::{ControlResult, evaluate_control};
+use soc2_core::engine::{ControlResult, SlaPolicy, evaluate_control};
 use soc2_core::snapshot::ClusterSnapshot;
 
 /// Finalizer that undoes enforcement when a control is deleted.
@@ -103,14 +103,24 @@ pub async fn reconcile(
     apply(&control, &ctx).await
 }
 
-/// Step: evaluate the control against the current snapshot and record metrics.
+/// Step: evaluate the control against the current snapshot and record metrics (finding ages
+/// continue from the records in the control's status).
 pub fn evaluate(ctx: &Context, control: &Soc2Control, snapshot: &ClusterSnapshot) -> ControlResult {
+    let now = Timestamp::now();
     let result = {
         let _t = ctx.metrics.time_evaluation();
-        evaluate_control(control, snapshot, Timestamp::now())
+        evaluate_control(control, snapshot, now)
     };
     ctx.metrics.record_result(&result);
+    let aged = status::aging(&result, control.status.as_ref(), &sla_policy(control), now);
+    ctx.metrics.record_aging(&result.name, &aged);
     result
+}
+
+/// The control's remediation SLAs (fields that cannot be read keep their defaults; validation
+/// reports them).
+pub fn sla_policy(control: &Soc2Control) -> SlaPolicy {
+    SlaPolicy::resolve(control.spec.remediation_sla.as_ref()).0
 }
 
 /// The checks that `Enforce` controls other than `name` remediate.
@@ -163,7 +173,13 @@ async fn apply(control: &Soc2Control, ctx: &Context) -> Result<Action> {
         }
         Enforcement::Audit => {}
     }
-    let desired = status::desired(&result, control.status.as_ref(), &report, Timestamp::now());
+    let desired = status::desired_with_sla(
+        &result,
+        control.status.as_ref(),
+        &report,
+        &sla_policy(control),
+        Timestamp::now(),
+    );
     write_status(ctx, control, &desired).await?;
     publish_events(ctx, control, control.status.as_ref(), &desired, &actions).await;
     ctx.reset_backoff(&control.name_any());
@@ -238,6 +254,9 @@ pub async fn publish_events(
         }
         None => {}
     }
+    if let Some(note) = status::sla_crossings(previous, desired) {
+        events.push((EventType::Warning, "RemediationOverdue", "Evaluate", note));
+    }
     if !actions.is_empty() {
         events.push((EventType::Normal, "Enforced", "Enforce", actions.join(", ")));
     }
@@ -282,6 +301,7 @@ async fn cleanup(control: &Soc2Control, ctx: &Context) -> Result<Action> {
         &control.name_any(),
         &checks,
     );
+    ctx.metrics.forget_aging(&control.name_any());
     Ok(Action::await_change())
 }
 

@@ -374,3 +374,5 @@ fn tokio_stream_from(
 mod fixtures;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_type2;

@@ -10,6 +10,7 @@ use kube::Resource;
 use serde_json::{Value, json};
 
 use soc2_core::crd::{CheckStatus, Condition, FindingStatus, Soc2Control, Soc2ControlStatus};
+use soc2_core::engine::aging::{self, Aging, SlaPolicy, severity_name};
 use soc2_core::engine::{ControlResult, Status};
 
 /// At most this many findings are written to status; the rest are in the evidence.
@@ -21,6 +22,8 @@ pub const READY: &str = "Ready";
 pub const COMPLIANT: &str = "Compliant";
 /// Condition type: enforcement is in place (only for `enforcement: Enforce`).
 pub const ENFORCED: &str = "Enforced";
+/// Condition type: no failing finding is past its remediation SLA.
+pub const WITHIN_SLA: &str = "WithinSla";
 
 /// What enforcement did or could not do, for status.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,13 +39,48 @@ pub fn rfc3339(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// The status a control should have after evaluation `result` at `now`.
+/// The status a control should have after evaluation `result` at `now`, with the default
+/// remediation SLAs.
 pub fn desired(
     result: &ControlResult,
     previous: Option<&Soc2ControlStatus>,
     enforcement: &EnforcementReport,
     now: Timestamp,
 ) -> Soc2ControlStatus {
+    desired_with_sla(result, previous, enforcement, &SlaPolicy::default(), now)
+}
+
+/// Ages the findings of `result`, continuing from the records in the previous status (this is
+/// how ages survive restarts and failover: the records live on the object). An invalid spec
+/// keeps the previous records untouched.
+pub fn aging(
+    result: &ControlResult,
+    previous: Option<&Soc2ControlStatus>,
+    policy: &SlaPolicy,
+    now: Timestamp,
+) -> Aging {
+    let records = previous.map_or(&[][..], |s| s.finding_ages.as_slice());
+    if !result.spec_errors.is_empty() || result.status == Status::Error {
+        return Aging {
+            open: Vec::new(),
+            ages: records.to_vec(),
+        };
+    }
+    let evaluated = previous
+        .and_then(|s| s.last_evaluated.as_deref())
+        .and_then(|s| s.parse().ok());
+    aging::track(result, records, evaluated, policy, now)
+}
+
+/// The status a control should have after evaluation `result` at `now` under `policy`.
+pub fn desired_with_sla(
+    result: &ControlResult,
+    previous: Option<&Soc2ControlStatus>,
+    enforcement: &EnforcementReport,
+    policy: &SlaPolicy,
+    now: Timestamp,
+) -> Soc2ControlStatus {
+    let aged = aging(result, previous, policy, now);
     let prev_conditions: &[Condition] = previous.map_or(&[], |s| s.conditions.as_slice());
     let generation = result.generation;
     let invalid = !result.spec_errors.is_empty() || result.status == Status::Error;
@@ -88,7 +126,39 @@ pub fn desired(
         now,
         prev_conditions,
     );
-    let mut conditions = vec![ready, compliant];
+    let overdue_by_severity = aged.overdue_by_severity();
+    let overdue: u64 = overdue_by_severity.values().sum();
+    let oldest_days = aged.oldest().map(|d| (d.as_secs() / 86_400).max(0) as u64);
+    let within_sla = if overdue == 0 {
+        Condition::new(
+            WITHIN_SLA,
+            true,
+            "WithinSla",
+            "no finding is past its remediation SLA",
+            generation,
+            now,
+            prev_conditions,
+        )
+    } else {
+        let per: Vec<String> = overdue_by_severity
+            .iter()
+            .map(|(sev, n)| format!("{sev} {n}"))
+            .collect();
+        Condition::new(
+            WITHIN_SLA,
+            false,
+            "SlaBreached",
+            format!(
+                "{overdue} finding(s) past their remediation SLA ({}); the oldest is {} day(s) old",
+                per.join(", "),
+                oldest_days.unwrap_or(0)
+            ),
+            generation,
+            now,
+            prev_conditions,
+        )
+    };
+    let mut conditions = vec![ready, compliant, within_sla];
     if let Some((ok, reason, message)) = &enforcement.condition {
         conditions.push(Condition::new(
             ENFORCED,
@@ -101,16 +171,24 @@ pub fn desired(
         ));
     }
 
-    let total = result.failing_findings().count();
-    let findings = result
-        .failing_findings()
-        .take(MAX_FINDINGS)
-        .map(|(check, f)| FindingStatus {
-            check: check.to_string(),
-            resource: f.resource.to_string(),
-            message: f.message.clone(),
+    let total = aged.open.len();
+    let findings: Vec<FindingStatus> = aging::select(&aged.open, MAX_FINDINGS)
+        .into_iter()
+        .map(|i| {
+            let f = &aged.open[i];
+            FindingStatus {
+                id: f.id.clone(),
+                check: f.check.clone(),
+                severity: f.severity.map(|s| severity_name(s).to_string()),
+                first_seen: Some(rfc3339(f.first_seen)),
+                due: f.due.map(rfc3339),
+                overdue: f.overdue,
+                resource: f.finding.resource.to_string(),
+                message: f.finding.message.clone(),
+            }
         })
         .collect();
+    let omitted = total.saturating_sub(findings.len()) as u64;
     let checks = result
         .checks
         .iter()
@@ -133,7 +211,12 @@ pub fn desired(
         failing: result.failing as u64,
         excepted: result.excepted as u64,
         findings,
-        findings_truncated: total > MAX_FINDINGS,
+        findings_truncated: omitted > 0,
+        findings_omitted: omitted,
+        overdue,
+        overdue_by_severity,
+        oldest_finding_age_days: oldest_days,
+        finding_ages: aged.ages,
         checks,
         enforcement: enforcement.details.clone(),
     }
@@ -186,6 +269,50 @@ pub fn invalid_spec_change(
         Some(o) if o.status == "False" && o.message == new.message => None,
         _ => Some(new.message),
     }
+}
+
+/// Findings that passed their remediation SLA since `previous`, as an Event note: `None`
+/// when none did.
+pub fn sla_crossings(
+    previous: Option<&Soc2ControlStatus>,
+    desired: &Soc2ControlStatus,
+) -> Option<String> {
+    let was_overdue =
+        |id: &str| previous.is_some_and(|p| p.finding_ages.iter().any(|r| r.id == id && r.overdue));
+    let crossed: Vec<&str> = desired
+        .finding_ages
+        .iter()
+        .filter(|r| r.overdue && !was_overdue(&r.id))
+        .map(|r| r.id.as_str())
+        .collect();
+    if crossed.is_empty() {
+        return None;
+    }
+    let named: Vec<String> = crossed
+        .iter()
+        .take(5)
+        .map(|id| match desired.findings.iter().find(|f| f.id == *id) {
+            Some(f) => format!(
+                "{} on {} ({}, first seen {})",
+                f.check,
+                f.resource,
+                f.severity.as_deref().unwrap_or("?"),
+                f.first_seen.as_deref().unwrap_or("?")
+            ),
+            None => format!("finding {id}"),
+        })
+        .collect();
+    let more = crossed.len().saturating_sub(named.len());
+    let tail = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{} finding(s) passed their remediation SLA: {}{tail}",
+        crossed.len(),
+        named.join("; ")
+    ))
 }
 
 #[cfg(test)]
@@ -265,6 +392,77 @@ mod tests {
         let compliant = s.conditions.iter().find(|c| c.type_ == COMPLIANT).unwrap();
         assert_eq!(compliant.status, "False");
         assert_eq!(compliant.reason, "NonCompliant");
+    }
+
+    #[test]
+    fn status_lists_severity_first_every_failing_check_and_counts_the_rest() {
+        use soc2_core::checks::Severity;
+        // 155 findings in check order: 150 Low namespaces first, the Critical binding last
+        // (the old status showed 50 namespaces and not the binding).
+        let sev = |id: &str, n: usize, s: Severity| {
+            let mut c = check(id, n);
+            c.severity = Some(s);
+            c
+        };
+        let mut admin = sev("rbac.cluster-admin", 1, Severity::Critical);
+        admin.findings[0] = Finding::new(
+            ResourceRef::new("ClusterRoleBinding", None, "alice-admin"),
+            "binds cluster-admin to user `alice`",
+        );
+        let r = result(
+            vec![
+                sev("network.default-deny", 150, Severity::Low),
+                sev("workload.run-as-non-root", 3, Severity::Medium),
+                sev("tls.ingress", 1, Severity::High),
+                admin,
+            ],
+            vec![],
+        );
+        let s = desired(&r, None, &EnforcementReport::default(), now());
+        assert_eq!(s.failing, 155);
+        assert_eq!(s.findings.len(), MAX_FINDINGS);
+        assert_eq!(s.findings_omitted, 105);
+        assert!(s.findings_truncated);
+        assert_eq!(s.findings[0].resource, "ClusterRoleBinding/alice-admin");
+        assert_eq!(s.findings[0].severity.as_deref(), Some("Critical"));
+        assert_eq!(s.findings[1].check, "tls.ingress");
+        let shown: std::collections::BTreeSet<&str> =
+            s.findings.iter().map(|f| f.check.as_str()).collect();
+        assert_eq!(shown.len(), 4, "every failing check is represented");
+        assert!(s.findings.iter().all(|f| f.id.len() == 16));
+        assert_eq!(s.finding_ages.len(), 155);
+        assert_eq!(s.overdue, 0);
+        let sla = s.conditions.iter().find(|c| c.type_ == WITHIN_SLA).unwrap();
+        assert_eq!(sla.status, "True");
+    }
+
+    #[test]
+    fn sla_crossing_is_an_event_note_once() {
+        use soc2_core::checks::Severity;
+        let mut c = check("rbac.cluster-admin", 1);
+        c.severity = Some(Severity::Critical);
+        let r = result(vec![c], vec![]);
+        let t0 = now();
+        let first = desired(&r, None, &EnforcementReport::default(), t0);
+        let later = t0 + jiff::SignedDuration::from_hours(24 * 31);
+        let crossed = desired(&r, Some(&first), &EnforcementReport::default(), later);
+        assert_eq!(crossed.overdue, 1);
+        let sla = crossed
+            .conditions
+            .iter()
+            .find(|c| c.type_ == WITHIN_SLA)
+            .unwrap();
+        assert_eq!(
+            (sla.status.as_str(), sla.reason.as_str()),
+            ("False", "SlaBreached")
+        );
+        let note = sla_crossings(Some(&first), &crossed).expect("crossed");
+        assert!(
+            note.contains("rbac.cluster-admin on Namespace/ns-000 (Critical"),
+            "{note}"
+        );
+        let again = desired(&r, Some(&crossed), &EnforcementReport::default(), later);
+        assert_eq!(sla_crossings(Some(&crossed), &again), None, "not repeated");
     }
 
     #[test]
