@@ -173,7 +173,10 @@ impl Keyring {
         let file: KeyringFile =
             serde_json::from_str(text).map_err(|e| bad(format!("not a keyring: {e}")))?;
         if file.format != FORMAT {
-            return Err(bad(format!("format {:?}, expected {FORMAT:?}", file.format)));
+            return Err(bad(format!(
+                "format {:?}, expected {FORMAT:?}",
+                file.format
+            )));
         }
         if file.keys.is_empty() {
             return Err(bad("no keys".into()));
@@ -224,8 +227,8 @@ impl Keyring {
             .time
             .parse()
             .map_err(|e| format!("time {:?}: {e}", r.time))?;
-        let new = PublicKey::from_base64(&r.new_public_key)
-            .map_err(|e| format!("newPublicKey: {e}"))?;
+        let new =
+            PublicKey::from_base64(&r.new_public_key).map_err(|e| format!("newPublicKey: {e}"))?;
         let Some(old_index) = self
             .keys
             .iter()
@@ -308,7 +311,8 @@ mod tests {
     fn windows_and_rotation() {
         let old = SigningKey::generate().unwrap();
         let new = SigningKey::generate().unwrap();
-        let rotation = RotationRecord::sign(&old, &new.public(), t("2026-07-01T00:00:00Z")).unwrap();
+        let rotation =
+            RotationRecord::sign(&old, &new.public(), t("2026-07-01T00:00:00Z")).unwrap();
         let text = serde_json::json!({
             "format": FORMAT,
             "keys": [{"publicKey": old.public().to_base64(), "notBefore": "2026-01-01T00:00:00Z",
@@ -327,7 +331,8 @@ mod tests {
 
         // A rotation signed by someone else is refused, not ignored.
         let mallory = SigningKey::generate().unwrap();
-        let mut forged = RotationRecord::sign(&mallory, &mallory.public(), t("2026-07-01T00:00:00Z")).unwrap();
+        let mut forged =
+            RotationRecord::sign(&mallory, &mallory.public(), t("2026-07-01T00:00:00Z")).unwrap();
         forged.old_fingerprint = o.clone();
         let text = serde_json::json!({
             "format": FORMAT,
@@ -339,6 +344,12 @@ mod tests {
         assert!(e.contains("does not verify"), "{e}");
         // Unknown fields and empty rings are errors.
         assert!(Keyring::parse(r#"{"format":"soc2-operator.keyring/v1","keys":[]}"#, "r").is_err());
-        assert!(Keyring::parse(r#"{"format":"soc2-operator.keyring/v1","keys":[],"x":1}"#, "r").is_err());
+        assert!(
+            Keyring::parse(
+                r#"{"format":"soc2-operator.keyring/v1","keys":[],"x":1}"#,
+                "r"
+            )
+            .is_err()
+        );
     }
 }

@@ -250,16 +250,22 @@ mod tests {
         let e = PublicKey::parse_file(&private).unwrap_err().to_string();
         assert!(e.contains("PRIVATE key file"), "{e}");
         // And a public key file is not a signing key.
-        let e = SigningKey::from_bytes(public.as_bytes()).unwrap_err().to_string();
+        let e = SigningKey::from_bytes(public.as_bytes())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("public key file"), "{e}");
-        assert_eq!(PublicKey::parse_file(&public).unwrap(), (key.public(), false));
+        assert_eq!(
+            PublicKey::parse_file(&public).unwrap(),
+            (key.public(), false)
+        );
         // Legacy files (no marker) still read; the public one is flagged legacy.
         let legacy_public = format!("{}\n", key.public().to_base64());
         assert_eq!(
             PublicKey::parse_file(&legacy_public).unwrap(),
             (key.public(), true)
         );
-        let legacy_private = SigningKey::from_bytes(key.to_file_text().lines().nth(1).unwrap().as_bytes()).unwrap();
+        let legacy_private =
+            SigningKey::from_bytes(key.to_file_text().lines().nth(1).unwrap().as_bytes()).unwrap();
         assert_eq!(legacy_private.public(), key.public());
         assert!(PublicKey::parse_file("soc2-operator ed25519 public key v9\nAAAA\n").is_err());
     }

@@ -399,7 +399,8 @@ pub async fn verify_chain(
         })
     {
         let key = before.manifest_key();
-        if let Ok(Read::Bytes(bytes)) = read_listed(store, before, MANIFEST, options.limits.max_manifest_bytes).await
+        if let Ok(Read::Bytes(bytes)) =
+            read_listed(store, before, MANIFEST, options.limits.max_manifest_bytes).await
             && let Ok(m) = Manifest::parse(&key, &bytes)
         {
             prev = m.time.parse().ok().map(|time| Prev {

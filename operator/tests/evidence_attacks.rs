@@ -40,7 +40,14 @@ async fn setup() -> Setup {
     let mut manifests = Vec::new();
     for at in TIMES {
         let (snap, eval) = evaluate(&fixture, t(at));
-        manifests.push(writer.write(&eval, &snap, t(at)).await.unwrap().snapshot.key);
+        manifests.push(
+            writer
+                .write(&eval, &snap, t(at))
+                .await
+                .unwrap()
+                .snapshot
+                .key,
+        );
     }
     Setup {
         tmp,
@@ -75,7 +82,10 @@ fn rewrite_chain(s: &Setup, key: Option<&SigningKey>, edit: impl Fn(usize, &mut 
         for f in ["signature", "publicKey", "keyFingerprint"] {
             obj.remove(f);
         }
-        obj.insert("previous".into(), previous.clone().map_or(Value::Null, Value::String));
+        obj.insert(
+            "previous".into(),
+            previous.clone().map_or(Value::Null, Value::String),
+        );
         edit(i, &mut m);
         if let Some(key) = key {
             m["publicKey"] = key.public().to_base64().into();
@@ -99,7 +109,11 @@ async fn a_chain_re_signed_with_another_key_fails_a_pinned_verify() {
         .await
         .unwrap();
     assert!(!loose.trust.pinned);
-    assert!(loose.to_text().contains("NOT PINNED"), "{}", loose.to_text());
+    assert!(
+        loose.to_text().contains("NOT PINNED"),
+        "{}",
+        loose.to_text()
+    );
     // Pinned, every manifest is a break.
     let r = verify(&s.store, &pinned(&s)).await.unwrap();
     assert!(!r.ok());
@@ -177,12 +191,19 @@ async fn a_sequence_of_u64_max_is_a_break_not_a_panic() {
         }
     });
     let fixture = s.tmp.path().join("manifests");
-    let mut writer = Writer::open(s.store.clone(), config("prod", "hourly", Some(s.key.clone())))
-        .await
-        .unwrap();
+    let mut writer = Writer::open(
+        s.store.clone(),
+        config("prod", "hourly", Some(s.key.clone())),
+    )
+    .await
+    .unwrap();
     let at = t("2026-06-15T13:00:00Z");
     let (snap, eval) = evaluate(&fixture, at);
-    let e = writer.write(&eval, &snap, at).await.unwrap_err().to_string();
+    let e = writer
+        .write(&eval, &snap, at)
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("cannot be followed"), "{e}");
 }
 
@@ -193,9 +214,15 @@ async fn a_fifo_or_symlink_in_place_of_a_document_is_reported_not_read() {
     let folder = Path::new(&s.manifests[1]).parent().unwrap();
     let doc = s.root.join(folder).join("results.json");
     std::fs::remove_file(&doc).unwrap();
-    let status = std::process::Command::new("mkfifo").arg(&doc).status().unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(&doc)
+        .status()
+        .unwrap();
     assert!(status.success());
-    let inv = s.root.join(Path::new(&s.manifests[2]).parent().unwrap()).join("inventory.json");
+    let inv = s
+        .root
+        .join(Path::new(&s.manifests[2]).parent().unwrap())
+        .join("inventory.json");
     std::fs::remove_file(&inv).unwrap();
     std::os::unix::fs::symlink(s.root.join(&s.manifests[0]), &inv).unwrap();
     let r = tokio::time::timeout(Duration::from_secs(20), verify(&s.store, &pinned(&s)))
@@ -227,7 +254,9 @@ async fn oversized_objects_are_checked_from_the_listing_and_not_read() {
     let mut bytes = std::fs::read(&doc).unwrap();
     bytes.resize(3 << 20, b' ');
     std::fs::write(&doc, bytes).unwrap();
-    let mut big = serde_json::from_slice::<Value>(&std::fs::read(s.root.join(&s.manifests[2])).unwrap()).unwrap();
+    let mut big =
+        serde_json::from_slice::<Value>(&std::fs::read(s.root.join(&s.manifests[2])).unwrap())
+            .unwrap();
     big["padding"] = "x".repeat(2 << 20).into();
     std::fs::write(s.root.join(&s.manifests[2]), canonical::value_to_vec(&big)).unwrap();
     let mut o = pinned(&s);
@@ -270,7 +299,11 @@ async fn non_canonical_manifest_bytes_and_a_wrong_folder_digest_are_breaks() {
     let folder = Path::new(&s.manifests[2]).parent().unwrap();
     let name = folder.file_name().unwrap().to_str().unwrap();
     let renamed = format!("{}-000000000000", name.split_once('-').unwrap().0);
-    std::fs::rename(s.root.join(folder), s.root.join(folder.with_file_name(renamed))).unwrap();
+    std::fs::rename(
+        s.root.join(folder),
+        s.root.join(folder.with_file_name(renamed)),
+    )
+    .unwrap();
     let r = verify(&s.store, &pinned(&s)).await.unwrap();
     assert_eq!(kinds(&r), vec!["layout"], "{}", r.to_text());
 }
@@ -313,7 +346,10 @@ async fn the_report_states_the_pin_in_every_format() {
         oscal.clone(),
         String::from_utf8(canonical::to_vec(&r, "report").unwrap()).unwrap(),
     ] {
-        assert!(text.contains(&fp) && text.contains("auditor.json"), "{text}");
+        assert!(
+            text.contains(&fp) && text.contains("auditor.json"),
+            "{text}"
+        );
         assert!(!text.contains("NOT PINNED"));
     }
     assert!(oscal.contains("verified against the pinned keys"));
@@ -338,10 +374,17 @@ async fn the_report_parses_the_bytes_that_were_verified() {
     let r = verify(&s.store, &o).await.unwrap();
     let folder = Path::new(&s.manifests[0]).parent().unwrap();
     let stored = std::fs::read(s.root.join(folder).join("results.json")).unwrap();
-    assert_eq!(r.chains[0].entries[0].kept.as_deref(), Some(stored.as_slice()));
+    assert_eq!(
+        r.chains[0].entries[0].kept.as_deref(),
+        Some(stored.as_slice())
+    );
     assert!(r.chains[0].entries.iter().all(|e| e.kept.is_some()));
     // A tampered results.json is never kept (so never reported as verified).
-    std::fs::write(s.root.join(folder).join("results.json"), b"{\"controls\":[]}").unwrap();
+    std::fs::write(
+        s.root.join(folder).join("results.json"),
+        b"{\"controls\":[]}",
+    )
+    .unwrap();
     let r = verify(&s.store, &o).await.unwrap();
     assert!(r.chains[0].entries[0].kept.is_none());
 }
@@ -370,7 +413,11 @@ fn keygen_modes_ignore_the_umask_and_a_private_key_is_not_a_public_key() {
     use std::os::unix::fs::PermissionsExt as _;
     let tmp = tempfile::tempdir().unwrap();
     let keys = tmp.path().join("keys");
-    let (code, out) = sh(&format!("umask 000; '{}' keygen --out '{}'", bin(), keys.display()));
+    let (code, out) = sh(&format!(
+        "umask 000; '{}' keygen --out '{}'",
+        bin(),
+        keys.display()
+    ));
     assert_eq!(code, 0, "{out}");
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&keys), 0o700);
@@ -391,7 +438,11 @@ fn keygen_modes_ignore_the_umask_and_a_private_key_is_not_a_public_key() {
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("PRIVATE key file"), "{out}");
     // No pin and no --insecure-no-pin: a usage error.
-    let (code, out) = sh(&format!("'{}' evidence verify --store '{}'", bin(), store.display()));
+    let (code, out) = sh(&format!(
+        "'{}' evidence verify --store '{}'",
+        bin(),
+        store.display()
+    ));
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("--insecure-no-pin"), "{out}");
     let (code, out) = sh(&format!(

@@ -20,8 +20,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::bundle::RESULTS;
-use super::schedule::{Gap, Schedule};
 use super::keyring::Keyring;
+use super::schedule::{Gap, Schedule};
 use super::signing::PublicKey;
 use super::store::Store;
 use super::verify::{self, ChainReport, Limits, Trust, VerifyOptions};

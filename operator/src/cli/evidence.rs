@@ -100,9 +100,11 @@ impl TrustArgs {
             }
         }
         if ring.is_none() && !self.insecure_no_pin {
-            return Err("no pinned key: give --keyring FILE or --public-key FILE (or, knowing that \
+            return Err(
+                "no pinned key: give --keyring FILE or --public-key FILE (or, knowing that \
                  anyone able to write the store could then re-sign it, --insecure-no-pin)"
-                .into());
+                    .into(),
+            );
         }
         if ring.is_none() {
             eprintln!(

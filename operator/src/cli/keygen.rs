@@ -41,7 +41,12 @@ pub struct KeygenArgs {
 }
 
 pub(super) fn run(args: KeygenArgs) -> u8 {
-    let old = match args.rotate_from.as_deref().map(SigningKey::read).transpose() {
+    let old = match args
+        .rotate_from
+        .as_deref()
+        .map(SigningKey::read)
+        .transpose()
+    {
         Ok(k) => k,
         Err(e) => return input_error(e),
     };
@@ -84,7 +89,8 @@ pub(super) fn run(args: KeygenArgs) -> u8 {
 /// Writes the rotation record from `old` to the key in `public` into `dir`.
 fn write_rotation(dir: &Path, old: &SigningKey, public: &Path) -> Result<PathBuf, String> {
     let new = PublicKey::read(public).map_err(|e| e.to_string())?;
-    let record = RotationRecord::sign(old, &new, jiff::Timestamp::now()).map_err(|e| e.to_string())?;
+    let record =
+        RotationRecord::sign(old, &new, jiff::Timestamp::now()).map_err(|e| e.to_string())?;
     let text = serde_json::to_string_pretty(&record).map_err(|e| e.to_string())? + "\n";
     let path = dir.join(ROTATION_FILE);
     write_new(&path, text.as_bytes(), 0o644)?;

@@ -8,8 +8,8 @@ use jiff::Timestamp;
 
 use super::evidence::{StoreArgs, TrustArgs, parse_from, parse_to, runtime};
 use super::{EXIT_FAIL, EXIT_OK, EXIT_USAGE, input_error};
-use soc2_evidence::report::{self, ReportOptions, html, markdown, oscal};
 use soc2_evidence::canonical;
+use soc2_evidence::report::{self, ReportOptions, html, markdown, oscal};
 
 /// Report formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
