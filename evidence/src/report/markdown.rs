@@ -22,8 +22,8 @@ pub fn render(r: &PeriodReport) -> String {
         let i = &c.integrity;
         let _ = writeln!(
             o,
-            "- Integrity: {} ({} signed snapshot(s); keys: {})",
-            format!("**{}**", integrity_word(i)),
+            "- Integrity: **{}** ({} signed snapshot(s); keys: {})",
+            integrity_word(i),
             i.signed,
             if i.key_fingerprints.is_empty() {
                 "none".to_string()
