@@ -46,6 +46,16 @@ pub struct Head {
     pub time: Timestamp,
 }
 
+/// The sequence number after `head`'s; an error (not an overflow) after `u64::MAX`.
+pub fn next_sequence(head: &Head) -> Result<u64> {
+    head.sequence
+        .checked_add(1)
+        .ok_or_else(|| super::Error::Manifest {
+            key: head.key.clone(),
+            message: format!("sequence {} cannot be followed", head.sequence),
+        })
+}
+
 /// Every `(cluster, policy)` chain in the store.
 pub async fn chains(store: &Store) -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
@@ -70,6 +80,7 @@ pub async fn list_snapshots(
         let entry = Listed {
             key: name.to_string(),
             size: obj.size,
+            e_tag: obj.e_tag.clone(),
         };
         match out.last_mut() {
             Some(last) if last.folder == folder => last.objects.push(entry),

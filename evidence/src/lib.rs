@@ -14,6 +14,7 @@
 pub mod bundle;
 pub mod canonical;
 pub mod chain;
+pub mod keyring;
 pub mod layout;
 pub mod manifest;
 pub mod report;
@@ -24,6 +25,7 @@ pub mod verify;
 pub mod writer;
 
 pub use bundle::Bundle;
+pub use keyring::Keyring;
 pub use manifest::Manifest;
 pub use schedule::Schedule;
 pub use signing::{PublicKey, SigningKey};

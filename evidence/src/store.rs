@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::TryStreamExt as _;
 use object_store::path::Path;
 use object_store::{
-    ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, RetryConfig,
+    GetOptions, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, RetryConfig,
 };
 
 use super::{Error, Result};
@@ -38,6 +38,24 @@ pub struct Listed {
     pub key: String,
     /// Size in bytes.
     pub size: u64,
+    /// The store's entity tag, when it reports one (reads can be pinned to it).
+    pub e_tag: Option<String>,
+}
+
+/// The outcome of a bounded, checked read ([`Store::read_checked`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Read {
+    /// The object's bytes, read once.
+    Bytes(Vec<u8>),
+    /// No such object.
+    Missing,
+    /// In a file store, the path is not a regular file (a FIFO, symlink, device or folder);
+    /// it was not opened. The string names what it is.
+    NotRegular(String),
+    /// The object is larger than the cap (its size, or the cap when it grew while read).
+    TooLarge(u64),
+    /// The object no longer matches the entity tag of the listing (changed since listed).
+    Changed,
 }
 
 /// An evidence store. `Debug` and `Display` show the URL only (the backend's own `Debug` can
@@ -47,6 +65,8 @@ pub struct Store {
     inner: Arc<dyn ObjectStore>,
     prefix: String,
     url: String,
+    /// The directory of a `file://` store: reads check the path is a regular file first.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Store {
@@ -96,6 +116,7 @@ impl Store {
                 inner: Arc::new(fs),
                 prefix: String::new(),
                 url: url.to_string(),
+                local_root: Some(std::path::PathBuf::from(dir)),
             });
         }
         let (bucket, prefix) = match rest.split_once('/') {
@@ -168,6 +189,7 @@ impl Store {
             inner,
             prefix: prefix.to_string(),
             url: redact(url),
+            local_root: None,
         })
     }
 
@@ -183,6 +205,7 @@ impl Store {
             inner,
             prefix: prefix.trim_matches('/').to_string(),
             url: url.to_string(),
+            local_root: None,
         }
     }
 
@@ -243,6 +266,61 @@ impl Store {
         }
     }
 
+    /// Reads an object at most `max` bytes long, once. In a file store the path must be a
+    /// regular file (checked without following symlinks, before opening: a FIFO would block).
+    /// With `e_tag` (from the listing) the read is conditional on it, so the bytes are those
+    /// that were listed. Store errors other than not-found are returned as errors.
+    pub async fn read_checked(&self, key: &str, max: u64, e_tag: Option<&str>) -> Result<Read> {
+        let err = |source| Error::Store {
+            op: "get",
+            key: key.to_string(),
+            source,
+        };
+        if let Some(root) = &self.local_root {
+            let path = root.join(key);
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) => {
+                    let ft = m.file_type();
+                    if !ft.is_file() {
+                        return Ok(Read::NotRegular(file_type_name(&ft).to_string()));
+                    }
+                    if m.len() > max {
+                        return Ok(Read::TooLarge(m.len()));
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Read::Missing),
+                Err(source) => {
+                    return Err(Error::Io {
+                        context: format!("inspecting {key}"),
+                        source,
+                    });
+                }
+            }
+        }
+        let options = GetOptions {
+            if_match: e_tag.map(str::to_string),
+            ..Default::default()
+        };
+        let r = match self.inner.get_opts(&self.path(key), options).await {
+            Ok(r) => r,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Read::Missing),
+            Err(object_store::Error::Precondition { .. }) => return Ok(Read::Changed),
+            Err(e) => return Err(err(e)),
+        };
+        if r.meta.size > max {
+            return Ok(Read::TooLarge(r.meta.size));
+        }
+        let mut out: Vec<u8> = Vec::new();
+        let mut stream = r.into_stream();
+        while let Some(chunk) = stream.try_next().await.map_err(err)? {
+            if (out.len() as u64).saturating_add(chunk.len() as u64) > max {
+                return Ok(Read::TooLarge(max));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(Read::Bytes(out))
+    }
+
     /// Reads an object that must exist.
     pub async fn get(&self, key: &str) -> Result<Vec<u8>> {
         self.get_opt(key).await?.ok_or_else(|| Error::Manifest {
@@ -260,6 +338,7 @@ impl Store {
             .map_ok(|m| Listed {
                 key: self.relative(&m.location),
                 size: m.size,
+                e_tag: m.e_tag,
             })
             .try_collect()
             .await
@@ -307,6 +386,29 @@ impl Store {
                 source,
             }),
         }
+    }
+}
+
+fn file_type_name(ft: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if ft.is_fifo() {
+            return "a FIFO";
+        }
+        if ft.is_socket() {
+            return "a socket";
+        }
+        if ft.is_block_device() || ft.is_char_device() {
+            return "a device";
+        }
+    }
+    if ft.is_symlink() {
+        "a symbolic link"
+    } else if ft.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
     }
 }
 

@@ -8,17 +8,97 @@
 //! without a manifest: a crashed or interrupted write). Gaps are reported, not breaks. The oldest
 //! manifest examined is the anchor; when it is not the genesis (sequence 0), earlier snapshots
 //! were removed by retention (or lie before `--from`), and the report says so.
+//!
+//! Trust: with a pinned [`Keyring`] (or `public_key`), every manifest must be signed by a key of
+//! the ring valid at the manifest's time, checked with the pinned key. Without one, signatures
+//! are checked only against the key embedded in each manifest, and [`Trust`] (in every output)
+//! says the result is not pinned. Reads are bounded ([`Limits`], checked from the listing before
+//! reading), a file store reads regular files only, each object is read once, and a store error
+//! in one chain is that chain's problem, not the end of the run.
+
+use std::collections::HashSet;
 
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::chain::{self, SnapshotListing};
+use super::keyring::{Keyring, TrustedKey};
 use super::layout::MANIFEST;
 use super::manifest::{self, Manifest};
 use super::schedule::{Gap, Schedule};
 use super::signing::PublicKey;
-use super::store::Store;
-use super::{Result, rfc3339, sha256_hex};
+use super::store::{Read, Store};
+use super::{Result, canonical, rfc3339, sha256_hex};
+
+/// Default cap on a manifest's size (16 MiB).
+pub const DEFAULT_MAX_MANIFEST_BYTES: u64 = 16 << 20;
+/// Default cap on a document's size (256 MiB).
+pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 256 << 20;
+
+/// Size caps on what verification reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest manifest read ([`DEFAULT_MAX_MANIFEST_BYTES`]).
+    pub max_manifest_bytes: u64,
+    /// Largest document read ([`DEFAULT_MAX_DOCUMENT_BYTES`]).
+    pub max_document_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_manifest_bytes: DEFAULT_MAX_MANIFEST_BYTES,
+            max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
+        }
+    }
+}
+
+/// What the verification trusted, stated in every output.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trust {
+    /// Whether signatures were checked against pinned keys.
+    pub pinned: bool,
+    /// The keyring or key file, when pinned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The pinned keys (fingerprints and windows).
+    pub keys: Vec<TrustedKey>,
+    /// What was verified, in one sentence.
+    pub statement: String,
+}
+
+impl Trust {
+    fn of(ring: Option<&Keyring>) -> Self {
+        match ring {
+            Some(r) => Self {
+                pinned: true,
+                source: Some(r.source.clone()),
+                keys: r.keys.clone(),
+                statement: format!(
+                    "pinned: every manifest must be signed by a key of {} valid at its time, checked with the pinned key; document digests and sizes, chain links, sequence numbers and folder names were checked against the bytes read",
+                    r.source
+                ),
+            },
+            None => Self {
+                pinned: false,
+                source: None,
+                keys: Vec::new(),
+                statement: "NOT PINNED (--insecure-no-pin): signatures were checked only against the keys embedded in the manifests and unsigned manifests were accepted, so anyone able to write the store could have re-signed or stripped them; digests, chain links, sequence numbers and folder names were checked".into(),
+            },
+        }
+    }
+
+    /// One line for text outputs.
+    pub fn line(&self) -> String {
+        if self.pinned {
+            let fps: Vec<&str> = self.keys.iter().map(|k| k.fingerprint.as_str()).collect();
+            format!("trust: {} (keys: {})", self.statement, fps.join(", "))
+        } else {
+            format!("trust: {}", self.statement)
+        }
+    }
+}
 
 /// What to verify.
 #[derive(Clone, Debug)]
@@ -31,8 +111,17 @@ pub struct VerifyOptions {
     pub from: Option<Timestamp>,
     /// Only snapshots at or before this time.
     pub to: Option<Timestamp>,
-    /// The expected signing key; when set, unsigned manifests and other keys are breaks.
+    /// The expected signing key (a one-key keyring, merged into `keyring`); when set,
+    /// unsigned manifests and other keys are breaks.
     pub public_key: Option<PublicKey>,
+    /// Pinned keys with validity windows; when set, unsigned manifests and other keys are
+    /// breaks. Neither this nor `public_key`: not pinned, and [`Trust`] says so.
+    pub keyring: Option<Keyring>,
+    /// Size caps.
+    pub limits: Limits,
+    /// Keep the verified bytes of this document in each [`Entry`] (the report parses them, so
+    /// that what it reports is what was verified).
+    pub keep: Option<String>,
     /// The current time (for the gap since the last snapshot).
     pub now: Timestamp,
 }
@@ -46,7 +135,24 @@ impl VerifyOptions {
             from: None,
             to: None,
             public_key: None,
+            keyring: None,
+            limits: Limits::default(),
+            keep: None,
             now,
+        }
+    }
+
+    /// The effective pinned keyring: `keyring` plus `public_key`.
+    pub fn pinned(&self) -> Option<Keyring> {
+        match (&self.keyring, self.public_key) {
+            (Some(r), None) => Some(r.clone()),
+            (Some(r), Some(k)) => {
+                let mut r = r.clone();
+                r.add(k, "pinned public key");
+                Some(r)
+            }
+            (None, Some(k)) => Some(Keyring::single(k, "--public-key")),
+            (None, None) => None,
         }
     }
 }
@@ -58,7 +164,8 @@ pub struct Problem {
     /// The object (or folder) at fault.
     pub key: String,
     /// `digest`, `size`, `missing-document`, `unexpected-object`, `signature`, `unsigned`,
-    /// `chain`, `sequence`, `time`, `manifest`, `incomplete` or `layout`.
+    /// `chain`, `sequence`, `time`, `manifest`, `incomplete`, `layout`, `too-large`,
+    /// `not-regular`, `changed` or `store`.
     pub kind: &'static str,
     /// What is wrong.
     pub message: String,
@@ -109,6 +216,10 @@ pub struct Entry {
     pub digest: String,
     /// Whether every check of this snapshot passed.
     pub ok: bool,
+    /// The verified bytes of the document named by [`VerifyOptions::keep`], when its digest
+    /// matched (not serialized).
+    #[serde(skip)]
+    pub kept: Option<Vec<u8>>,
 }
 
 /// The verification of one chain.
@@ -155,6 +266,8 @@ impl ChainReport {
 pub struct VerifyReport {
     /// The store URL.
     pub store: String,
+    /// What was trusted.
+    pub trust: Trust,
     /// One per chain.
     pub chains: Vec<ChainReport>,
 }
@@ -168,6 +281,8 @@ impl VerifyReport {
     /// Human-readable summary, one line per finding.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
+        out.push_str(&self.trust.line());
+        out.push('\n');
         if self.chains.is_empty() {
             out.push_str(&format!("no evidence chains found in {}\n", self.store));
         }
@@ -215,8 +330,10 @@ impl VerifyReport {
 
 /// Verifies the chains of a store.
 pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyReport> {
+    let pinned = options.pinned();
     let mut report = VerifyReport {
         store: store.to_string(),
+        trust: Trust::of(pinned.as_ref()),
         chains: Vec::new(),
     };
     for (cluster, policy) in chain::chains(store).await? {
@@ -225,9 +342,21 @@ pub async fn verify(store: &Store, options: &VerifyOptions) -> Result<VerifyRepo
         {
             continue;
         }
-        report
-            .chains
-            .push(verify_chain(store, &cluster, &policy, options).await?);
+        // A store error in one chain is that chain's break; the others are still verified.
+        let chain = match verify_chain(store, &cluster, &policy, options).await {
+            Ok(c) => c,
+            Err(e) => ChainReport {
+                problems: vec![Problem {
+                    key: super::layout::chain_prefix(&cluster, &policy),
+                    kind: "store",
+                    message: format!("the chain could not be read: {e}"),
+                }],
+                cluster,
+                policy,
+                ..Default::default()
+            },
+        };
+        report.chains.push(chain);
     }
     Ok(report)
 }
@@ -248,6 +377,7 @@ pub async fn verify_chain(
     options: &VerifyOptions,
 ) -> Result<ChainReport> {
     let listings = chain::list_snapshots(store, cluster, policy).await?;
+    let pinned = options.pinned();
     let mut report = ChainReport {
         cluster: cluster.to_string(),
         policy: policy.to_string(),
@@ -269,8 +399,10 @@ pub async fn verify_chain(
         })
     {
         let key = before.manifest_key();
-        let bytes = store.get(&key).await?;
-        if let Ok(m) = Manifest::parse(&key, &bytes) {
+        if let Ok(Read::Bytes(bytes)) =
+            read_listed(store, before, MANIFEST, options.limits.max_manifest_bytes).await
+            && let Ok(m) = Manifest::parse(&key, &bytes)
+        {
             prev = m.time.parse().ok().map(|time| Prev {
                 key: key.clone(),
                 digest: sha256_hex(&bytes),
@@ -305,8 +437,16 @@ pub async fn verify_chain(
             });
             continue;
         }
-        let entry =
-            verify_snapshot(store, l, &mut prev, &mut schedule, options, &mut report).await?;
+        let entry = verify_snapshot(
+            store,
+            l,
+            &mut prev,
+            &mut schedule,
+            options,
+            pinned.as_ref(),
+            &mut report,
+        )
+        .await?;
         if let Some(e) = entry {
             report.entries.push(e);
         }
@@ -337,6 +477,42 @@ fn join(folder: &str, name: &str) -> String {
     }
 }
 
+/// Reads object `name` of a listed folder once, bounded by `max` and by the listed size, and
+/// pinned to the listed entity tag when the store gives one.
+async fn read_listed(store: &Store, l: &SnapshotListing, name: &str, max: u64) -> Result<Read> {
+    let listed = l.objects.iter().find(|o| o.key == name);
+    if let Some(o) = listed
+        && o.size > max
+    {
+        return Ok(Read::TooLarge(o.size));
+    }
+    let e_tag = listed.and_then(|o| o.e_tag.as_deref());
+    store.read_checked(&join(&l.folder, name), max, e_tag).await
+}
+
+/// A read that gave no bytes, as a problem (`None` for bytes).
+fn read_problem(read: Read, max: u64) -> std::result::Result<Vec<u8>, (&'static str, String)> {
+    match read {
+        Read::Bytes(b) => Ok(b),
+        Read::Missing => Err((
+            "missing-document",
+            "listed in the manifest but not in the store".into(),
+        )),
+        Read::NotRegular(what) => Err((
+            "not-regular",
+            format!("{what}, not a regular file: not read"),
+        )),
+        Read::TooLarge(size) => Err((
+            "too-large",
+            format!("{size} bytes, more than the cap of {max} bytes: not read"),
+        )),
+        Read::Changed => Err((
+            "changed",
+            "the object changed between listing and reading".into(),
+        )),
+    }
+}
+
 /// Checks one complete snapshot; returns its entry unless the manifest is unreadable.
 async fn verify_snapshot(
     store: &Store,
@@ -344,6 +520,7 @@ async fn verify_snapshot(
     prev: &mut Option<Prev>,
     schedule: &mut Option<Schedule>,
     options: &VerifyOptions,
+    pinned: Option<&Keyring>,
     report: &mut ChainReport,
 ) -> Result<Option<Entry>> {
     let key = l.manifest_key();
@@ -355,17 +532,38 @@ async fn verify_snapshot(
             message,
         })
     };
-    let bytes = store.get(&key).await?;
-    let digest = sha256_hex(&bytes);
-    let manifest = match Manifest::parse(&key, &bytes) {
-        Ok(m) => m,
-        Err(e) => {
-            problem(report, &key, "manifest", e.to_string());
+    let max = options.limits.max_manifest_bytes;
+    let read = match read_listed(store, l, MANIFEST, max).await {
+        Ok(r) => read_problem(r, max),
+        Err(e) => Err(("store", e.to_string())),
+    };
+    let parsed = match read {
+        Ok(bytes) => Manifest::parse(&key, &bytes)
+            .map(|m| (bytes, m))
+            .map_err(|e| ("manifest", e.to_string())),
+        Err(p) => Err(p),
+    };
+    let (bytes, manifest) = match parsed {
+        Ok(v) => v,
+        Err((kind, message)) => {
+            problem(report, &key, kind, message);
             // Nothing links past an unreadable manifest.
             *prev = None;
             return Ok(None);
         }
     };
+    let digest = sha256_hex(&bytes);
+    // The signature covers the canonical form and the chain the stored bytes: they must be
+    // the same bytes, or a manifest could carry content the signature does not cover.
+    match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(v) if canonical::value_to_vec(&v) == bytes => {}
+        _ => problem(
+            report,
+            &key,
+            "manifest",
+            "not in canonical form: the stored bytes are not exactly what was signed".into(),
+        ),
+    }
     let Some(info) = &l.info else { return Ok(None) };
     let time: Option<Timestamp> = manifest.time.parse().ok();
     match time {
@@ -393,7 +591,30 @@ async fn verify_snapshot(
             ),
         );
     }
+    // The folder name carries the documents' combined digest (see `Bundle::content_digest`).
+    let mut lines = String::new();
+    for d in &manifest.documents {
+        lines.push_str(&d.name);
+        lines.push(' ');
+        lines.push_str(&d.sha256);
+        lines.push('\n');
+    }
+    let combined = sha256_hex(lines.as_bytes());
+    if info.digest.is_empty() || !combined.starts_with(&info.digest) {
+        problem(
+            report,
+            &key,
+            "layout",
+            format!(
+                "the folder name's digest {:?} does not match the documents' combined digest {}",
+                info.digest,
+                &combined[..12]
+            ),
+        );
+    }
     // Documents.
+    let mut kept = None;
+    let max_doc = options.limits.max_document_bytes;
     for d in &manifest.documents {
         let doc_key = join(&l.folder, &d.name);
         if d.name == MANIFEST || d.name.contains('/') {
@@ -405,14 +626,13 @@ async fn verify_snapshot(
             );
             continue;
         }
-        match store.get_opt(&doc_key).await? {
-            None => problem(
-                report,
-                &doc_key,
-                "missing-document",
-                "listed in the manifest but not in the store".into(),
-            ),
-            Some(b) => {
+        let read = match read_listed(store, l, &d.name, max_doc).await {
+            Ok(r) => read_problem(r, max_doc),
+            Err(e) => Err(("store", e.to_string())),
+        };
+        match read {
+            Err((kind, message)) => problem(report, &doc_key, kind, message),
+            Ok(b) => {
                 if b.len() as u64 != d.size {
                     problem(
                         report,
@@ -429,12 +649,15 @@ async fn verify_snapshot(
                         "digest",
                         format!("sha256 {actual}, the manifest says {}", d.sha256),
                     );
+                } else if options.keep.as_deref() == Some(d.name.as_str()) {
+                    kept = Some(b);
                 }
             }
         }
     }
+    let names: HashSet<&str> = manifest.documents.iter().map(|d| d.name.as_str()).collect();
     for o in &l.objects {
-        if o.key != MANIFEST && !manifest.documents.iter().any(|d| d.name == o.key) {
+        if o.key != MANIFEST && !names.contains(o.key.as_str()) {
             problem(
                 report,
                 &join(&l.folder, &o.key),
@@ -444,21 +667,41 @@ async fn verify_snapshot(
         }
     }
     // Signature.
-    match (&manifest.signature, &options.public_key) {
+    match (&manifest.signature, pinned) {
         (None, Some(_)) => problem(
             report,
             &key,
             "unsigned",
-            "manifest is not signed but a public key was given".into(),
+            "manifest is not signed but the verification is pinned to a keyring".into(),
         ),
         (None, None) => {}
-        (Some(_), pinned) => {
+        (Some(_), Some(ring)) => {
+            let fingerprint = manifest.key_fingerprint.as_deref().unwrap_or("(none)");
+            match ring.key_for(fingerprint, time) {
+                Err(message) => problem(report, &key, "signature", message),
+                Ok(k) => {
+                    if !manifest::verify_stored(&bytes, &k) {
+                        problem(
+                            report,
+                            &key,
+                            "signature",
+                            "signature does not verify with the pinned key".into(),
+                        );
+                    } else {
+                        report.signed += 1;
+                        if !report.key_fingerprints.contains(&k.fingerprint()) {
+                            report.key_fingerprints.push(k.fingerprint());
+                        }
+                    }
+                }
+            }
+        }
+        (Some(_), None) => {
             let embedded = manifest
                 .public_key
                 .as_deref()
                 .and_then(|k| PublicKey::from_base64(k).ok());
-            let key_to_use = pinned.or(embedded);
-            match key_to_use {
+            match embedded {
                 None => problem(
                     report,
                     &key,
@@ -472,7 +715,7 @@ async fn verify_snapshot(
                             &key,
                             "signature",
                             format!(
-                                "signed by key {}, expected {}",
+                                "signed by key {}, but the embedded key is {}",
                                 manifest.key_fingerprint.as_deref().unwrap_or("(none)"),
                                 k.fingerprint()
                             ),
@@ -514,7 +757,7 @@ async fn verify_snapshot(
                     ),
                 );
             }
-            if manifest.sequence != p.sequence + 1 {
+            if p.sequence.checked_add(1) != Some(manifest.sequence) {
                 problem(
                     report,
                     &key,
@@ -594,5 +837,6 @@ async fn verify_snapshot(
         sequence: manifest.sequence,
         digest,
         ok: report.problems.len() == problems_before,
+        kept,
     }))
 }

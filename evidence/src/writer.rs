@@ -216,7 +216,7 @@ impl Writer {
         };
         let mut manifest = Manifest {
             format: manifest::FORMAT.to_string(),
-            sequence: self.head.as_ref().map_or(0, |h| h.sequence + 1),
+            sequence: self.head.as_ref().map_or(Ok(0), chain::next_sequence)?,
             previous: self.head.as_ref().map(|h| h.digest.clone()),
             cluster: self.config.cluster.clone(),
             policy: self.config.policy.clone(),

@@ -77,6 +77,8 @@ fn options(cluster: Option<&str>, key: &SigningKey) -> ReportOptions {
         cluster: cluster.map(str::to_string),
         policy: None,
         public_key: Some(key.public()),
+        keyring: None,
+        limits: Default::default(),
         now: t("2026-06-16T00:00:00Z"),
     }
 }
@@ -321,6 +323,8 @@ fn cli_report_formats_and_exit_codes() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(fleet(&tmp.path().join("store"), &key));
     let store = format!("file://{}", tmp.path().join("store").display());
+    let pubkey = tmp.path().join("ed25519.pub");
+    std::fs::write(&pubkey, key.public().to_file_text()).unwrap();
     let bin = env!("CARGO_BIN_EXE_soc2-operator");
     for (format, needle) in [
         ("html", "<svg"),
@@ -340,6 +344,8 @@ fn cli_report_formats_and_exit_codes() {
                 "2026-06-15T06:00:00Z",
                 "--format",
                 format,
+                "--public-key",
+                pubkey.to_str().unwrap(),
                 "--out",
                 out.to_str().unwrap(),
             ])

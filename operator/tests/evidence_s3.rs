@@ -205,8 +205,18 @@ fn cli_snapshot_and_verify_against_s3() {
         ]);
         assert_eq!(code, 0, "{out}");
     }
-    let (code, out) = s3(&["evidence", "verify", "--to", "2026-06-15T10:30:00Z"]);
+    let (code, out) = s3(&[
+        "evidence",
+        "verify",
+        "--insecure-no-pin",
+        "--to",
+        "2026-06-15T10:30:00Z",
+    ]);
     assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("NOT PINNED"),
+        "unsigned, unpinned: said so: {out}"
+    );
     assert!(
         out.contains("OK prod-eu/hourly") && out.contains("OK prod-us/hourly"),
         "{out}"

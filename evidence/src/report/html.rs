@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 
 use jiff::Timestamp;
 
-use super::{ControlPeriod, PeriodReport, human_duration, is_compliant, percent};
+use super::{
+    ControlPeriod, PeriodReport, human_duration, integrity_word, is_compliant, percent, trust_text,
+};
 
 const CSS: &str = "body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#1d2330}\
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d6dbe4}\
@@ -38,6 +40,12 @@ pub fn render(r: &PeriodReport) -> String {
         o,
         "<p class=\"legend\"><span><i class=\"sw\" style=\"background:#2e9e5b\"></i>compliant</span><span><i class=\"sw\" style=\"background:#d93b30\"></i>non-compliant</span><span><i class=\"sw\" style=\"background:#9aa3af\"></i>not applicable / error</span><span><i class=\"sw\" style=\"background:#f1f3f6;border:1px solid #c3c9d3\"></i>no evidence</span></p>"
     );
+    let _ = write!(
+        o,
+        "<p class=\"{}\">{}</p>",
+        if r.trust.pinned { "muted" } else { "bad" },
+        esc(&trust_text(&r.trust))
+    );
     if r.clusters.is_empty() {
         o.push_str("<p>No evidence found for the period.</p>");
     }
@@ -54,8 +62,8 @@ pub fn render(r: &PeriodReport) -> String {
         let _ = write!(
             o,
             "<p>Integrity: <span class=\"{}\">{}</span> · {} signed snapshot(s)",
-            if i.verified { "ok" } else { "bad" },
-            if i.verified { "verified" } else { "BROKEN" },
+            if i.verified && i.pinned { "ok" } else { "bad" },
+            integrity_word(i),
             i.signed
         );
         for fp in &i.key_fingerprints {

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{PeriodReport, human_duration, percent};
+use super::{PeriodReport, human_duration, integrity_word, percent, trust_text};
 
 /// Renders the report as Markdown.
 pub fn render(r: &PeriodReport) -> String {
@@ -13,6 +13,7 @@ pub fn render(r: &PeriodReport) -> String {
         "Period **{}** to **{}** · generated {} by soc2-operator {} from `{}`\n",
         r.from, r.to, r.generated_at, r.operator_version, r.store
     );
+    let _ = writeln!(o, "{}\n", md(&trust_text(&r.trust)));
     if r.clusters.is_empty() {
         let _ = writeln!(o, "_No evidence found for the period._");
     }
@@ -21,12 +22,8 @@ pub fn render(r: &PeriodReport) -> String {
         let i = &c.integrity;
         let _ = writeln!(
             o,
-            "- Integrity: {} ({} signed snapshot(s); keys: {})",
-            if i.verified {
-                "**verified**"
-            } else {
-                "**BROKEN**"
-            },
+            "- Integrity: **{}** ({} signed snapshot(s); keys: {})",
+            integrity_word(i),
             i.signed,
             if i.key_fingerprints.is_empty() {
                 "none".to_string()

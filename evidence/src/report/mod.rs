@@ -5,7 +5,9 @@
 //! window, the state at the end of the period, exceptions with approver and expiry, and a
 //! timeline. For each chain: evidence completeness (snapshots expected by the schedule versus
 //! present, gaps, incomplete snapshots) and integrity (the `verify` result, anchor included).
-//! Only snapshots that verify count toward compliance. Renderers: JSON (canonical), Markdown,
+//! Only snapshots that verify count toward compliance, and the report parses the very bytes
+//! that verification hashed (each `results.json` is read once). Every format states the trust
+//! (pinned keyring and fingerprints, or NOT PINNED). Renderers: JSON (canonical), Markdown,
 //! self-contained HTML, OSCAL assessment-results.
 
 pub mod html;
@@ -18,10 +20,11 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::bundle::RESULTS;
+use super::keyring::Keyring;
 use super::schedule::{Gap, Schedule};
 use super::signing::PublicKey;
 use super::store::Store;
-use super::verify::{self, ChainReport, VerifyOptions};
+use super::verify::{self, ChainReport, Limits, Trust, VerifyOptions};
 use super::{Result, rfc3339};
 
 /// What to report on.
@@ -37,6 +40,11 @@ pub struct ReportOptions {
     pub policy: Option<String>,
     /// Pinned signing key for the integrity check.
     pub public_key: Option<PublicKey>,
+    /// Pinned keyring for the integrity check (with `public_key`: both are pinned). Neither:
+    /// the report states that it is not pinned.
+    pub keyring: Option<Keyring>,
+    /// Size caps on what is read.
+    pub limits: Limits,
     /// Report generation time.
     pub now: Timestamp,
 }
@@ -55,6 +63,8 @@ pub struct PeriodReport {
     pub store: String,
     /// Operator version that produced the report.
     pub operator_version: String,
+    /// What the integrity check trusted (pinned keys, or not pinned).
+    pub trust: Trust,
     /// One per chain (cluster and policy).
     pub clusters: Vec<ClusterReport>,
 }
@@ -81,6 +91,9 @@ pub struct ClusterReport {
 pub struct Integrity {
     /// No break in the period.
     pub verified: bool,
+    /// Whether signatures were checked against pinned keys (`false`: `verified` means only
+    /// internally consistent).
+    pub pinned: bool,
     /// Signed snapshots.
     pub signed: usize,
     /// Breaks, as `kind key: message`.
@@ -249,12 +262,15 @@ pub async fn build(store: &Store, options: &ReportOptions) -> Result<PeriodRepor
         from: Some(options.from),
         to: Some(options.to),
         public_key: options.public_key,
+        keyring: options.keyring.clone(),
+        limits: options.limits,
+        keep: Some(RESULTS.to_string()),
         now: options.now,
     };
     let verified = verify::verify(store, &verify_options).await?;
     let mut clusters = Vec::new();
     for chain in &verified.chains {
-        clusters.push(chain_report(store, chain, options).await?);
+        clusters.push(chain_report(chain, verified.trust.pinned, options));
     }
     Ok(PeriodReport {
         from: rfc3339(options.from),
@@ -262,6 +278,7 @@ pub async fn build(store: &Store, options: &ReportOptions) -> Result<PeriodRepor
         generated_at: rfc3339(options.now),
         store: store.to_string(),
         operator_version: env!("CARGO_PKG_VERSION").to_string(),
+        trust: verified.trust,
         clusters,
     })
 }
@@ -276,11 +293,7 @@ struct Accum {
     exceptions: BTreeMap<(Option<String>, String, String, String), ExceptionRecord>,
 }
 
-async fn chain_report(
-    store: &Store,
-    chain: &ChainReport,
-    options: &ReportOptions,
-) -> Result<ClusterReport> {
+fn chain_report(chain: &ChainReport, pinned: bool, options: &ReportOptions) -> ClusterReport {
     let mut controls: BTreeMap<String, Accum> = BTreeMap::new();
     let mut rejected = 0;
     let mut covered_slots = std::collections::BTreeSet::new();
@@ -293,12 +306,12 @@ async fn chain_report(
             rejected += 1;
             continue;
         }
-        let key = format!("{}/{RESULTS}", entry.folder);
-        let Some(bytes) = store.get_opt(&key).await? else {
+        // The bytes verification hashed, not a second read that could differ.
+        let Some(bytes) = &entry.kept else {
             rejected += 1;
             continue;
         };
-        let Ok(doc) = serde_json::from_slice::<ResultsDoc>(&bytes) else {
+        let Ok(doc) = serde_json::from_slice::<ResultsDoc>(bytes) else {
             rejected += 1;
             continue;
         };
@@ -340,7 +353,7 @@ async fn chain_report(
                     expired_at_end: false,
                 });
                 rec.last_seen = time.clone();
-                rec.findings_covered += e.matched;
+                rec.findings_covered = rec.findings_covered.saturating_add(e.matched);
                 rec.expired_at_end = e.expired;
             }
         }
@@ -376,11 +389,12 @@ async fn chain_report(
     let anchor = chain.anchor.as_ref().and_then(|a| {
         (!a.genesis).then(|| format!("{} (sequence {}): {}", a.key, a.sequence, a.note))
     });
-    Ok(ClusterReport {
+    ClusterReport {
         cluster: chain.cluster.clone(),
         policy: chain.policy.clone(),
         integrity: Integrity {
             verified: chain.ok(),
+            pinned,
             signed: chain.signed,
             problems: chain
                 .problems
@@ -408,7 +422,7 @@ async fn chain_report(
             rejected,
         },
         controls: out,
-    })
+    }
 }
 
 fn control_period(a: Accum, period_end: Timestamp) -> ControlPeriod {
@@ -470,6 +484,35 @@ fn control_period(a: Accum, period_end: Timestamp) -> ControlPeriod {
             })
             .collect(),
     }
+}
+
+/// The integrity verdict in words: never "verified" alone when the keys were not pinned.
+pub fn integrity_word(i: &Integrity) -> &'static str {
+    match (i.verified, i.pinned) {
+        (true, true) => "verified against the pinned keys",
+        (true, false) => "internally consistent only, NOT PINNED (signing keys not verified)",
+        (false, _) => "BROKEN",
+    }
+}
+
+/// The trust statement with the pinned fingerprints and windows, in one paragraph.
+pub fn trust_text(t: &Trust) -> String {
+    let mut out = format!("Trust: {}.", t.statement);
+    for k in &t.keys {
+        let f = |x: Option<Timestamp>| x.map_or("-".to_string(), rfc3339);
+        out.push_str(&format!(
+            " Pinned key {} valid [{}, {}]{}.",
+            k.fingerprint,
+            f(k.not_before),
+            f(k.not_after),
+            if k.comment.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", k.comment)
+            }
+        ));
+    }
+    out
 }
 
 /// Formats a share as a percentage with one decimal.

@@ -12,9 +12,10 @@ use soc2_core::crd::{EvidenceInclude, StorageSpec, parse_duration, parse_expiry}
 use soc2_core::engine;
 use soc2_core::snapshot::{ClusterSnapshot, manifests};
 use soc2_evidence::store::storage_spec;
+use soc2_evidence::verify::{DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_MANIFEST_BYTES, Limits};
 use soc2_evidence::{
-    PublicKey, RetryPolicy, Schedule, SigningKey, Store, VerifyOptions, Writer, WriterConfig,
-    verify,
+    Keyring, PublicKey, RetryPolicy, Schedule, SigningKey, Store, VerifyOptions, Writer,
+    WriterConfig, verify,
 };
 
 /// Where the evidence is (shared by `evidence` and `report`).
@@ -52,6 +53,73 @@ impl StoreArgs {
     /// Opens the store.
     pub fn open(&self) -> Result<Store, String> {
         Store::open(&self.spec(), &BTreeMap::new()).map_err(|e| e.to_string())
+    }
+}
+
+/// What verification trusts (shared by `evidence verify` and `report`): a pinned keyring or
+/// public key, or an explicit `--insecure-no-pin`; plus the read caps.
+#[derive(Debug, Args, Clone)]
+pub struct TrustArgs {
+    /// Pinned keyring (JSON: `{"format": "soc2-operator.keyring/v1", "keys": [{"publicKey",
+    /// "notBefore", "notAfter", "comment"}], "rotations": [...]}`, see docs/evidence.md).
+    #[arg(long)]
+    pub keyring: Option<PathBuf>,
+    /// The expected public key (`ed25519.pub`), pinned as a one-key keyring; unsigned or
+    /// differently signed manifests fail.
+    #[arg(long)]
+    pub public_key: Option<PathBuf>,
+    /// Verify without a pinned key: signatures are checked only against the keys embedded in
+    /// the manifests. Every output says so. Required when neither --keyring nor --public-key
+    /// is given.
+    #[arg(long, conflicts_with_all = ["keyring", "public_key"])]
+    pub insecure_no_pin: bool,
+    /// Largest manifest read, in bytes (larger ones are a problem, not read).
+    #[arg(long, default_value_t = DEFAULT_MAX_MANIFEST_BYTES)]
+    pub max_manifest_bytes: u64,
+    /// Largest document read, in bytes (larger ones are a problem, not read).
+    #[arg(long, default_value_t = DEFAULT_MAX_DOCUMENT_BYTES)]
+    pub max_document_bytes: u64,
+}
+
+impl TrustArgs {
+    /// The pinned keyring (`None` with `--insecure-no-pin`); an error when nothing is pinned
+    /// and `--insecure-no-pin` was not given. Warnings (legacy key files) go to stderr.
+    pub fn keyring(&self) -> Result<Option<Keyring>, String> {
+        let mut ring = match &self.keyring {
+            Some(p) => Some(Keyring::read(p).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        if let Some(p) = &self.public_key {
+            let (key, warning) = PublicKey::read_file(p).map_err(|e| e.to_string())?;
+            if let Some(w) = warning {
+                eprintln!("warning: {w}");
+            }
+            match &mut ring {
+                Some(r) => r.add(key, &format!("--public-key {}", p.display())),
+                None => ring = Some(Keyring::single(key, &p.display().to_string())),
+            }
+        }
+        if ring.is_none() && !self.insecure_no_pin {
+            return Err(
+                "no pinned key: give --keyring FILE or --public-key FILE (or, knowing that \
+                 anyone able to write the store could then re-sign it, --insecure-no-pin)"
+                    .into(),
+            );
+        }
+        if ring.is_none() {
+            eprintln!(
+                "warning: --insecure-no-pin: signatures are checked only against the keys embedded in the manifests"
+            );
+        }
+        Ok(ring)
+    }
+
+    /// The read caps.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_manifest_bytes: self.max_manifest_bytes,
+            max_document_bytes: self.max_document_bytes,
+        }
     }
 }
 
@@ -135,9 +203,9 @@ pub struct VerifyArgs {
     /// Only snapshots until this time (RFC 3339, or YYYY-MM-DD meaning the end of that day).
     #[arg(long)]
     pub to: Option<String>,
-    /// The expected public key (`ed25519.pub`); unsigned or differently signed manifests fail.
-    #[arg(long)]
-    pub public_key: Option<PathBuf>,
+    /// What is trusted.
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = VerifyFormat::Text)]
     pub output: VerifyFormat,
@@ -290,7 +358,7 @@ fn verify_cmd(args: VerifyArgs) -> u8 {
         Ok(v) => v,
         Err(e) => return input_error(e),
     };
-    let public_key = match args.public_key.as_deref().map(PublicKey::read).transpose() {
+    let keyring = match args.trust.keyring() {
         Ok(k) => k,
         Err(e) => return input_error(e),
     };
@@ -303,7 +371,10 @@ fn verify_cmd(args: VerifyArgs) -> u8 {
         policy: args.policy,
         from,
         to,
-        public_key,
+        public_key: None,
+        keyring,
+        limits: args.trust.limits(),
+        keep: None,
         now: Timestamp::now(),
     };
     let rt = match runtime() {

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use jiff::Timestamp;
 
-use super::evidence::{StoreArgs, parse_from, parse_to, runtime};
+use super::evidence::{StoreArgs, TrustArgs, parse_from, parse_to, runtime};
 use super::{EXIT_FAIL, EXIT_OK, EXIT_USAGE, input_error};
+use soc2_evidence::canonical;
 use soc2_evidence::report::{self, ReportOptions, html, markdown, oscal};
-use soc2_evidence::{PublicKey, canonical};
 
 /// Report formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -45,9 +45,9 @@ pub struct ReportArgs {
     /// One evidence policy (default: all).
     #[arg(long)]
     pub policy: Option<String>,
-    /// The expected public key for the integrity check.
-    #[arg(long)]
-    pub public_key: Option<PathBuf>,
+    /// What the integrity check trusts.
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Write here instead of standard output.
     #[arg(long, short)]
     pub out: Option<PathBuf>,
@@ -61,7 +61,7 @@ pub(super) fn run(args: ReportArgs) -> u8 {
         (Ok(_), Ok(_)) => return input_error("--from must be before --to"),
         (Err(e), _) | (_, Err(e)) => return input_error(e),
     };
-    let public_key = match args.public_key.as_deref().map(PublicKey::read).transpose() {
+    let keyring = match args.trust.keyring() {
         Ok(k) => k,
         Err(e) => return input_error(e),
     };
@@ -74,7 +74,9 @@ pub(super) fn run(args: ReportArgs) -> u8 {
         to,
         cluster: (args.cluster != "all").then(|| args.cluster.clone()),
         policy: args.policy.clone(),
-        public_key,
+        public_key: None,
+        keyring,
+        limits: args.trust.limits(),
         now: Timestamp::now(),
     };
     let rt = match runtime() {
