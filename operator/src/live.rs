@@ -377,6 +377,11 @@ mod tests {
                     "/apis/admissionregistration.k8s.io/v1" => {
                         resource_list("admissionregistration.k8s.io/v1", &[])
                     }
+                    // The readability probe of each served kind.
+                    p if p.starts_with("/apis/crd.projectcalico.org/v1/") => (
+                        200,
+                        json!({"kind": "List", "apiVersion": "v1", "metadata": {}, "items": []}),
+                    ),
                     _ => not_found(),
                 };
                 let response = Response::builder()

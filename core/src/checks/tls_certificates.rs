@@ -164,8 +164,8 @@ impl Check for CertificatesValid {
                 findings.push(Finding::new(
                     ResourceRef::of(ing.as_ref()),
                     format!(
-                        "{}; issue the Secret through a cert-manager Certificate and fix its \
-                         issuance (kubectl describe certificate)",
+                        "{}; renew or repair the Certificate (kubectl describe certificate), \
+                         and issue a Secret nothing issues through a cert-manager Certificate",
                         problems.join("; ")
                     ),
                 ));
