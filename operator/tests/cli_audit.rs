@@ -153,7 +153,10 @@ fn table_output_groups_by_criteria_and_names_resources() {
         .expect("Confidentiality group");
     assert!(security < availability && availability < confidentiality);
     assert!(text.contains("ClusterRoleBinding/contractor-admin"));
-    assert!(text.contains("12 controls, 2 passing, 10 failing"), "{text}");
+    assert!(
+        text.contains("12 controls, 2 passing, 10 failing"),
+        "{text}"
+    );
     assert!(!text.contains("\x1b["), "no colour when not a terminal");
 }
 
