@@ -41,6 +41,8 @@ for group, resources, verbs in [
     ("policy", ["poddisruptionbudgets"], READ),
     ("admissionregistration.k8s.io", ["validatingadmissionpolicies", "validatingadmissionpolicybindings"], READ),
     ("velero.io", ["backups", "schedules", "restores"], READ),
+    ("aquasecurity.github.io", ["vulnerabilityreports", "clustervulnerabilityreports"], READ),
+    ("cert-manager.io", ["certificates"], READ),
     ("apiextensions.k8s.io", ["customresourcedefinitions"], {"get", "list"}),
     ("soc2.evidence.dev", ["soc2controls", "evidencepolicies"], READ | {"patch", "update"}),
     ("soc2.evidence.dev", ["soc2controls/status", "evidencepolicies/status"], {"get", "patch", "update"}),

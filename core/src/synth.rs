@@ -5,13 +5,16 @@
 //! network policies and PDBs, plus nodes, cluster RBAC, storage and Velero objects. A few
 //! percent of them violate the baseline controls, so the checks do real work. The same `n`
 //! and `seed` always give the same objects.
+//!
+//! [`add_ecosystem`] adds, on request, the objects of the optional tools (Trivy Operator
+//! VulnerabilityReports, cert-manager Certificates), so that `generate` alone keeps its counts.
 
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::snapshot::{Objects, trim};
+use crate::snapshot::{DynKind, Objects, trim};
 
 /// A small deterministic PRNG (xorshift64*), so the generator needs no dependency.
 struct Rng(u64);
@@ -223,6 +226,115 @@ pub fn generate(n: usize, seed: u64) -> Objects {
     o
 }
 
+fn dynamic(v: Value) -> Arc<kube::core::DynamicObject> {
+    typed::<kube::core::DynamicObject>(v)
+}
+
+/// Adds `reports` Trivy VulnerabilityReports (one per Deployment ReplicaSet container, in
+/// order, then more of the same images under other names) with about twenty vulnerabilities
+/// each, a few percent of them overdue or stale, and a cert-manager Certificate for every
+/// Ingress TLS Secret (a few expired). Marks both APIs served. Deterministic for a `seed`.
+pub fn add_ecosystem(o: &mut Objects, reports: usize, seed: u64) {
+    let mut rng = Rng(seed.max(1) ^ 0x9E37_79B9_7F4A_7C15);
+    let severities = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"];
+    let targets: Vec<(String, String, String)> = o
+        .replicasets
+        .iter()
+        .filter_map(|rs| {
+            let ns = rs.metadata.namespace.clone()?;
+            let name = rs.metadata.name.clone()?;
+            let container = name
+                .rsplit_once('-')
+                .map_or(name.clone(), |(a, _)| a.to_string());
+            Some((ns, name, container))
+        })
+        .collect();
+    o.dynamic.mark_served(DynKind::TrivyVulnerabilityReport);
+    o.dynamic.mark_served(DynKind::CertManagerCertificate);
+    if !targets.is_empty() {
+        for i in 0..reports {
+            let (ns, rs, container) = &targets[i % targets.len()];
+            let round = i / targets.len();
+            let name = if round == 0 {
+                format!("replicaset-{rs}-{container}")
+            } else {
+                format!("replicaset-{rs}-{container}-{round}")
+            };
+            let stale = rng.chance(3);
+            let vulns: Vec<Value> = (0..20)
+                .map(|v| {
+                    let overdue = rng.chance(1);
+                    json!({
+                        "vulnerabilityID": format!("CVE-2026-{:05}", (i * 20 + v) % 100_000),
+                        "severity": severities[v % severities.len()],
+                        "resource": format!("lib{v}"),
+                        "installedVersion": "1.0.0",
+                        "fixedVersion": if v % 3 == 0 { "" } else { "1.0.1" },
+                        "publishedDate": if overdue { "2025-12-01T00:00:00Z" } else { "2026-06-01T00:00:00Z" },
+                        "lastModifiedDate": "2026-06-02T00:00:00Z",
+                        "title": "synthetic vulnerability",
+                        "description": "A synthetic vulnerability with a description long enough to be worth trimming away.",
+                        "primaryLink": format!("https://avd.aquasec.com/nvd/cve-2026-{v:05}"),
+                        "score": 7.5
+                    })
+                })
+                .collect();
+            o.dynamic
+                .get_mut(DynKind::TrivyVulnerabilityReport)
+                .get_or_insert_default()
+                .push(dynamic(json!({
+                    "apiVersion": "aquasecurity.github.io/v1alpha1", "kind": "VulnerabilityReport",
+                    "metadata": {"name": name, "namespace": ns, "creationTimestamp": "2026-01-10T00:00:00Z",
+                                 "labels": {"trivy-operator.resource.kind": "ReplicaSet",
+                                            "trivy-operator.resource.name": rs,
+                                            "trivy-operator.resource.namespace": ns,
+                                            "trivy-operator.container.name": container}},
+                    "report": {
+                        "updateTimestamp": if stale { "2026-05-01T00:00:00Z" } else { "2026-06-14T00:00:00Z" },
+                        "registry": {"server": "registry.example.com"},
+                        "artifact": {"repository": format!("team/{container}"), "tag": "1.0.0"},
+                        "os": {"family": "debian", "name": "12"},
+                        "scanner": {"name": "Trivy", "vendor": "Aqua Security", "version": "0.57.1"},
+                        "summary": {"criticalCount": 4, "highCount": 4, "mediumCount": 4, "lowCount": 4, "unknownCount": 4},
+                        "vulnerabilities": vulns
+                    }
+                })));
+        }
+    }
+    let tls: Vec<(String, String)> = o
+        .ingresses
+        .iter()
+        .flat_map(|ing| {
+            let ns = ing.metadata.namespace.clone().unwrap_or_default();
+            ing.spec
+                .iter()
+                .flat_map(|s| s.tls.iter().flatten())
+                .filter_map(|t| t.secret_name.clone())
+                .map(move |secret| (ns.clone(), secret))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for (ns, secret) in tls {
+        let expired = rng.chance(3);
+        o.dynamic
+            .get_mut(DynKind::CertManagerCertificate)
+            .get_or_insert_default()
+            .push(dynamic(json!({
+                "apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                "metadata": {"name": secret, "namespace": ns},
+                "spec": {"secretName": secret, "dnsNames": [format!("{ns}.apps.example.com")],
+                         "issuerRef": {"name": "letsencrypt", "kind": "ClusterIssuer", "group": "cert-manager.io"}},
+                "status": {
+                    "conditions": [{"type": "Ready", "status": if expired { "False" } else { "True" },
+                                    "reason": if expired { "Expired" } else { "Ready" },
+                                    "message": "synthetic", "lastTransitionTime": "2026-05-01T00:00:00Z"}],
+                    "notAfter": if expired { "2026-06-01T00:00:00Z" } else { "2026-08-30T00:00:00Z" },
+                    "revision": 3
+                }
+            })));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +346,27 @@ mod tests {
         assert_eq!(a.inventory(), b.inventory());
         let n = a.len();
         assert!((3_000..=5_000).contains(&n), "{n} objects");
+        assert!(a.dynamic.is_empty(), "no optional tools unless asked");
+    }
+
+    #[test]
+    fn ecosystem_objects_are_added_on_request_and_trimmed() {
+        let mut o = generate(4_000, 7);
+        let before = o.len();
+        add_ecosystem(&mut o, 500, 7);
+        let reports = o
+            .dynamic
+            .get(DynKind::TrivyVulnerabilityReport)
+            .expect("served");
+        assert_eq!(reports.len(), 500);
+        let vuln = &reports[0].data["report"]["vulnerabilities"][0];
+        assert!(vuln.get("description").is_none() && vuln.get("title").is_none());
+        assert!(vuln.get("fixedVersion").is_some());
+        let certs = o
+            .dynamic
+            .get(DynKind::CertManagerCertificate)
+            .expect("served");
+        assert!(!certs.is_empty());
+        assert_eq!(o.len(), before + 500 + certs.len());
     }
 }

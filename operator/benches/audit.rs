@@ -8,7 +8,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use soc2_core::checks::{Ctx, ScopeFilter, catalog};
 use soc2_core::engine::evaluate;
 use soc2_core::snapshot::ClusterSnapshot;
-use soc2_core::synth::generate;
+use soc2_core::synth::{add_ecosystem, generate};
 use soc2_operator::cli::baseline_controls;
 
 fn bench(c: &mut Criterion) {
@@ -71,5 +71,23 @@ fn per_check(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, per_check);
+/// The baseline over 100k objects plus 10k Trivy VulnerabilityReports (about twenty
+/// vulnerabilities each) and a cert-manager Certificate per Ingress TLS Secret.
+fn with_sources(c: &mut Criterion) {
+    let controls = baseline_controls().expect("baseline parses");
+    let now: jiff::Timestamp = "2026-06-15T12:00:00Z".parse().expect("time");
+    let mut objects = generate(100_000, 42);
+    add_ecosystem(&mut objects, 10_000, 42);
+    let snapshot = ClusterSnapshot::new(objects);
+    let mut group = c.benchmark_group("audit_sources");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    group.bench_function("evaluate_baseline_100k_plus_10k_reports", |b| {
+        b.iter(|| black_box(evaluate(&controls, &snapshot, now)))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, per_check, with_sources);
 criterion_main!(benches);

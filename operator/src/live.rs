@@ -35,8 +35,29 @@ async fn served_resources(client: &Client, group_version: &str) -> Result<Vec<St
     }
 }
 
-/// For each [`DynKind`], the first of its sources that serves it. Each group/version is asked
-/// once, and a later source only when no earlier one serves the kind.
+/// Whether the operator may list a served kind. The chart grants the optional sources (Trivy,
+/// cert-manager) only when they are enabled, so a 403 means "not ours to read": the kind is
+/// then treated as not served (its checks say `NotApplicable`) instead of failing every
+/// snapshot. A 404 (the CRD went away since discovery) counts as not served too.
+async fn readable(client: &Client, kind: DynKind, source: (&str, &str)) -> Result<bool> {
+    let api = Api::<DynamicObject>::all_with(client.clone(), &kind.resource(source));
+    match api.list_metadata(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(e)) if e.code == 403 || e.code == 404 => {
+            tracing::warn!(
+                kind = kind.api().label,
+                code = e.code,
+                "optional API is served but may not be listed; its checks will be NotApplicable"
+            );
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// For each [`DynKind`], the first of its sources that serves it (and that the operator may
+/// list, see [`readable`]). Each group/version is asked once, and a later source only when no
+/// earlier one serves the kind.
 async fn discover_dynamic(client: &Client) -> Result<ServedDyn> {
     let mut asked: Vec<(String, Vec<String>)> = Vec::new();
     let mut served = ServedDyn::default();
@@ -53,7 +74,9 @@ async fn discover_dynamic(client: &Client) -> Result<ServedDyn> {
                 }
             };
             if asked[idx].1.iter().any(|n| n == api.plural) {
-                served.set(kind, (group, version));
+                if readable(client, kind, (group, version)).await? {
+                    served.set(kind, (group, version));
+                }
                 break;
             }
         }
@@ -181,8 +204,8 @@ mod tests {
     }
 
     /// Answers like an API server without Velero, with VAP served, with two pages of pods,
-    /// with Cilium, and with Calico on native projectcalico.org/v3 CRDs (no
-    /// crd.projectcalico.org/v1).
+    /// with Cilium, with Calico on native projectcalico.org/v3 CRDs (no
+    /// crd.projectcalico.org/v1), without Trivy, and with cert-manager served but forbidden.
     async fn serve(
         mut handle: tower_test::mock::Handle<Request<Body>, Response<Body>>,
     ) -> Vec<String> {
@@ -193,8 +216,20 @@ mod tests {
             let path = req.uri().path().to_string();
             let (status, body) = if path == "/apis/velero.io/v1"
                 || path == "/apis/crd.projectcalico.org/v1"
+                || path == "/apis/aquasecurity.github.io/v1alpha1"
             {
                 not_found()
+            } else if path == "/apis/cert-manager.io/v1" {
+                resource_list(
+                    "cert-manager.io/v1",
+                    &[("certificates", "Certificate", true)],
+                )
+            } else if path == "/apis/cert-manager.io/v1/certificates" {
+                // Served, but the role does not grant it (source disabled in the chart).
+                (
+                    403,
+                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403, "message": "forbidden"}),
+                )
             } else if path == "/apis/cilium.io/v2" {
                 resource_list(
                     "cilium.io/v2",
@@ -280,8 +315,18 @@ mod tests {
             "VAP served, empty"
         );
         assert!(
-            seen.iter()
-                .all(|u| u.contains("limit=500") || u.starts_with("/apis/") && !u.contains('?'))
+            seen.iter().all(|u| u.contains("limit=500")
+                || u.contains("limit=1&") // the readability probe
+                || u.ends_with("limit=1")
+                || u.starts_with("/apis/") && !u.contains('?')),
+            "{seen:?}"
+        );
+        assert!(
+            objects
+                .dynamic
+                .get(DynKind::CertManagerCertificate)
+                .is_none(),
+            "served but forbidden counts as not served"
         );
         assert!(!seen.iter().any(|u| u.contains("velero.io/v1/")));
 
@@ -332,6 +377,11 @@ mod tests {
                     "/apis/admissionregistration.k8s.io/v1" => {
                         resource_list("admissionregistration.k8s.io/v1", &[])
                     }
+                    // The readability probe of each served kind.
+                    p if p.starts_with("/apis/crd.projectcalico.org/v1/") => (
+                        200,
+                        json!({"kind": "List", "apiVersion": "v1", "metadata": {}, "items": []}),
+                    ),
                     _ => not_found(),
                 };
                 let response = Response::builder()

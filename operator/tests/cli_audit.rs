@@ -98,7 +98,12 @@ fn demo_cluster_fails_exactly_the_planted_violations() {
                 "workload.privileged": ["Deployment/legacy/billing-batch"],
                 "workload.trusted-images": ["Deployment/legacy/billing-batch"]
             },
-            "CC7.1": {"logging.audit-log": ["Pod/kube-system/kube-apiserver-control-plane"]},
+            "CC6.7": {"tls.certificates-valid": ["Ingress/web/storefront"]},
+            "CC7.1": {
+                "vulnerability.remediation-sla": ["Deployment/web/storefront"],
+                "vulnerability.scan-coverage": ["Deployment/web/storefront"]
+            },
+            "CC7.2": {"logging.audit-log": ["Pod/kube-system/kube-apiserver-control-plane"]},
             "CC8.1": {"change.gitops-managed": ["Deployment/legacy/billing-batch"]},
             "A1.2": {
                 "backup.restore-tested": ["Cluster/restores"],
@@ -123,8 +128,8 @@ fn demo_cluster_fails_exactly_the_planted_violations() {
         })
         .collect();
     assert_eq!(statuses["CC6.2"], "Compliant");
-    assert_eq!(statuses["CC6.7"], "Compliant");
-    assert_eq!(statuses["CC7.2"], "NotApplicable");
+    assert_eq!(statuses["CC6.7"], "NonCompliant");
+    assert_eq!(statuses["CC7.2"], "NonCompliant");
     assert_eq!(statuses["A1.1"], "Compliant");
     assert!(
         !stdout.contains("hunter2"),
@@ -148,7 +153,10 @@ fn table_output_groups_by_criteria_and_names_resources() {
         .expect("Confidentiality group");
     assert!(security < availability && availability < confidentiality);
     assert!(text.contains("ClusterRoleBinding/contractor-admin"));
-    assert!(text.contains("12 controls, 4 passing, 8 failing"), "{text}");
+    assert!(
+        text.contains("12 controls, 2 passing, 10 failing"),
+        "{text}"
+    );
     assert!(!text.contains("\x1b["), "no colour when not a terminal");
 }
 

@@ -15,6 +15,8 @@ pub mod logging;
 pub mod network;
 pub mod rbac;
 pub mod tls;
+pub mod tls_certificates;
+pub mod vulnerability;
 pub mod workload;
 
 mod context;
@@ -204,6 +206,8 @@ static CATALOG: LazyLock<Catalog> = LazyLock::new(|| {
     network::register(&mut c);
     rbac::register(&mut c);
     tls::register(&mut c);
+    tls_certificates::register(&mut c);
+    vulnerability::register(&mut c);
     workload::register(&mut c);
     c
 });

@@ -41,6 +41,23 @@ pub fn run(check: &str, params: &str, yaml: &str) -> Outcome {
 /// build, and again on the objects kept whole: the outcomes must be identical, so every check
 /// fixture is also a test that trimming drops nothing the check reads.
 pub fn run_scoped(check: &str, params: &str, yaml: &str, scope: &ScopeFilter) -> Outcome {
+    run_scoped_at(check, params, yaml, scope, now())
+}
+
+/// [`run`] at another evaluation time (RFC 3339), for fixtures written against their own clock.
+pub fn run_at(check: &str, params: &str, yaml: &str, at: &str) -> Outcome {
+    let at = at.parse().expect("valid time");
+    run_scoped_at(check, params, yaml, &ScopeFilter::all(), at)
+}
+
+/// [`run_scoped`] at a given evaluation time.
+pub fn run_scoped_at(
+    check: &str,
+    params: &str,
+    yaml: &str,
+    scope: &ScopeFilter,
+    at: Timestamp,
+) -> Outcome {
     let params: Option<serde_json::Value> = if params.trim().is_empty() {
         None
     } else {
@@ -51,7 +68,7 @@ pub fn run_scoped(check: &str, params: &str, yaml: &str, scope: &ScopeFilter) ->
         let ctx = Ctx {
             snapshot: &snap,
             scope,
-            now: now(),
+            now: at,
         };
         catalog()
             .get(check)

@@ -1,5 +1,6 @@
 //! Optional APIs read as untyped objects, described by one table: the network policy kinds of
-//! the Cilium and Calico CNIs.
+//! the Cilium and Calico CNIs, Trivy Operator's vulnerability reports and cert-manager's
+//! Certificates.
 //!
 //! Each [`DynKind`] names the API groups that may serve it ([`DynApi::sources`]); a snapshot
 //! holds `None` for a kind its cluster does not serve, and the (possibly empty) objects when it
@@ -8,7 +9,8 @@
 //!
 //! This module owns the table, the per-kind lists ([`DynObjects`]) and which source discovery
 //! picked ([`ServedDyn`]). It does not interpret the objects: the checks that read them do
-//! (`checks::network::cni`). Velero still has its own fields in [`super::Objects`].
+//! (`checks::network::cni`, `checks::vulnerability`, `checks::tls_certificates`). Velero still
+//! has its own fields in [`super::Objects`].
 //!
 //! Calico, decided: `crd.projectcalico.org/v1` comes first. With the Calico API server (the
 //! default operator install) `projectcalico.org/v3` is an aggregated view whose storage *is*
@@ -22,7 +24,7 @@
 use std::sync::Arc;
 
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// An optional kind read as [`DynamicObject`]s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -35,6 +37,13 @@ pub enum DynKind {
     CalicoNetworkPolicy,
     /// Calico `GlobalNetworkPolicy` (crd.projectcalico.org/v1 or projectcalico.org/v3).
     CalicoGlobalNetworkPolicy,
+    /// Trivy Operator `VulnerabilityReport` (aquasecurity.github.io/v1alpha1), namespaced.
+    TrivyVulnerabilityReport,
+    /// Trivy Operator `ClusterVulnerabilityReport` (aquasecurity.github.io/v1alpha1),
+    /// cluster-scoped.
+    TrivyClusterVulnerabilityReport,
+    /// cert-manager `Certificate` (cert-manager.io/v1), namespaced.
+    CertManagerCertificate,
 }
 
 /// How one [`DynKind`] is served.
@@ -63,9 +72,15 @@ pub const CALICO_GROUP: &str = "projectcalico.org";
 
 const CILIUM: &[(&str, &str)] = &[(CILIUM_GROUP, "v2")];
 const CALICO: &[(&str, &str)] = &[(CALICO_CRD_GROUP, "v1"), (CALICO_GROUP, "v3")];
+/// The Trivy Operator API group.
+pub const TRIVY_GROUP: &str = "aquasecurity.github.io";
+/// The cert-manager API group.
+pub const CERT_MANAGER_GROUP: &str = "cert-manager.io";
+const TRIVY: &[(&str, &str)] = &[(TRIVY_GROUP, "v1alpha1")];
+const CERT_MANAGER: &[(&str, &str)] = &[(CERT_MANAGER_GROUP, "v1")];
 
 /// Number of [`DynKind`]s.
-pub const DYN_KIND_COUNT: usize = 4;
+pub const DYN_KIND_COUNT: usize = 7;
 
 impl DynKind {
     /// Every kind, in table order.
@@ -74,6 +89,9 @@ impl DynKind {
         DynKind::CiliumClusterwideNetworkPolicy,
         DynKind::CalicoNetworkPolicy,
         DynKind::CalicoGlobalNetworkPolicy,
+        DynKind::TrivyVulnerabilityReport,
+        DynKind::TrivyClusterVulnerabilityReport,
+        DynKind::CertManagerCertificate,
     ];
 
     /// How the kind is served.
@@ -111,7 +129,42 @@ impl DynKind {
                 label: "GlobalNetworkPolicy.projectcalico.org",
                 display: "Calico GlobalNetworkPolicy",
             },
+            DynKind::TrivyVulnerabilityReport => &DynApi {
+                kind: "VulnerabilityReport",
+                plural: "vulnerabilityreports",
+                namespaced: true,
+                sources: TRIVY,
+                label: "VulnerabilityReport.aquasecurity.github.io",
+                display: "VulnerabilityReport",
+            },
+            DynKind::TrivyClusterVulnerabilityReport => &DynApi {
+                kind: "ClusterVulnerabilityReport",
+                plural: "clustervulnerabilityreports",
+                namespaced: false,
+                sources: TRIVY,
+                label: "ClusterVulnerabilityReport.aquasecurity.github.io",
+                display: "ClusterVulnerabilityReport",
+            },
+            DynKind::CertManagerCertificate => &DynApi {
+                kind: "Certificate",
+                plural: "certificates",
+                namespaced: true,
+                sources: CERT_MANAGER,
+                label: "Certificate.cert-manager.io",
+                display: "Certificate",
+            },
         }
+    }
+
+    /// Whether the kind is a Cilium or Calico network policy (what the network checks read).
+    pub const fn is_network_policy(self) -> bool {
+        matches!(
+            self,
+            DynKind::CiliumNetworkPolicy
+                | DynKind::CiliumClusterwideNetworkPolicy
+                | DynKind::CalicoNetworkPolicy
+                | DynKind::CalicoGlobalNetworkPolicy
+        )
     }
 
     const fn index(self) -> usize {
@@ -242,17 +295,107 @@ impl From<[Option<Vec<Arc<DynamicObject>>>; DYN_KIND_COUNT]> for DynObjects {
     }
 }
 
-/// Drops what no check reads of a table kind's object: `status` (Cilium reports per-node
-/// enforcement there; the checks read only `spec`/`specs`). Called by [`super::trim`], the one
-/// trim; objects of other dynamic kinds (Velero's, whose status checks read) are left alone.
+/// Drops what no check reads of a table kind's object. Called by [`super::trim`], the one trim;
+/// objects of other dynamic kinds (Velero's, whose status checks read) are left alone.
+/// - Cilium and Calico policies drop their `status` (Cilium reports per-node enforcement
+///   there; the checks read only `spec`/`specs`);
+/// - Trivy vulnerability reports keep of `report` only the update time, the image
+///   (`registry.server`, `artifact.{repository,tag,digest}`) and, per vulnerability, its id,
+///   severity, package (`resource`), installed and fixed versions and `publishedDate`: titles,
+///   descriptions, links, scores, the summary, OS and scanner go;
+/// - cert-manager Certificates keep `spec.secretName` and, of `status`, the conditions' type,
+///   status and reason and `notAfter`.
 pub(super) fn trim_data(obj: &mut DynamicObject) {
-    let is_table_kind = obj.types.as_ref().is_some_and(|t| {
+    let Some(kind) = obj.types.as_ref().and_then(|t| {
         let (group, _) = super::legacy::split_api_version(&t.api_version);
-        DynKind::of(group, &t.kind).is_some()
-    });
-    if is_table_kind && let Value::Object(map) = &mut obj.data {
-        map.remove("status");
+        DynKind::of(group, &t.kind)
+    }) else {
+        return;
+    };
+    let Value::Object(map) = &mut obj.data else {
+        return;
+    };
+    match kind {
+        DynKind::CiliumNetworkPolicy
+        | DynKind::CiliumClusterwideNetworkPolicy
+        | DynKind::CalicoNetworkPolicy
+        | DynKind::CalicoGlobalNetworkPolicy => {
+            map.remove("status");
+        }
+        DynKind::TrivyVulnerabilityReport | DynKind::TrivyClusterVulnerabilityReport => {
+            if let Some(report) = map.remove("report") {
+                map.insert("report".to_string(), trim_report(&report));
+            }
+        }
+        DynKind::CertManagerCertificate => {
+            let secret = map.get("spec").and_then(|s| s.get("secretName")).cloned();
+            let status = map.get("status").map(trim_certificate_status);
+            map.clear();
+            if let Some(secret) = secret {
+                map.insert("spec".to_string(), json!({ "secretName": secret }));
+            }
+            if let Some(status) = status {
+                map.insert("status".to_string(), status);
+            }
+        }
     }
+}
+
+/// Copies the named fields of an object that are present.
+fn pick(from: &Value, fields: &[&str]) -> Value {
+    let mut out = serde_json::Map::new();
+    for f in fields {
+        if let Some(v) = from.get(f) {
+            out.insert((*f).to_string(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// The parts of a Trivy `report` the vulnerability checks read.
+fn trim_report(report: &Value) -> Value {
+    let mut out = pick(report, &["updateTimestamp"]);
+    if let Some(registry) = report.get("registry") {
+        out["registry"] = pick(registry, &["server"]);
+    }
+    if let Some(artifact) = report.get("artifact") {
+        out["artifact"] = pick(artifact, &["repository", "tag", "digest"]);
+    }
+    if let Some(Value::Array(vulns)) = report.get("vulnerabilities") {
+        out["vulnerabilities"] = Value::Array(
+            vulns
+                .iter()
+                .map(|v| {
+                    pick(
+                        v,
+                        &[
+                            "vulnerabilityID",
+                            "severity",
+                            "resource",
+                            "installedVersion",
+                            "fixedVersion",
+                            "publishedDate",
+                        ],
+                    )
+                })
+                .collect(),
+        );
+    }
+    out
+}
+
+/// The parts of a Certificate's `status` the certificate check reads.
+fn trim_certificate_status(status: &Value) -> Value {
+    let mut out = pick(status, &["notAfter"]);
+    if let Some(Value::Array(conds)) = status.get("conditions") {
+        out["conditions"] = Value::Array(
+            conds
+                .iter()
+                .map(|c| pick(c, &["type", "status", "reason"]))
+                .collect(),
+        );
+    }
+    out
 }
 
 /// Adds one decoded manifest object of a table kind (group and kind already matched by

@@ -3,8 +3,8 @@
 //! A snapshot is built from a live cluster ([`live`]), from a folder of manifests
 //! ([`manifests`]) or from the operator's watch caches. It owns no client and does no I/O.
 //! Secrets are never part of it. Optional APIs (Velero, ValidatingAdmissionPolicy, the Cilium
-//! and Calico policy kinds of [`dynamic`]) are `None` when the cluster does not serve them, so
-//! checks can say `NotApplicable` or fall back.
+//! and Calico policy kinds, Trivy reports and cert-manager Certificates of [`dynamic`]) are
+//! `None` when the cluster does not serve them, so checks can say `NotApplicable` or fall back.
 
 pub mod dynamic;
 mod index;
@@ -100,8 +100,9 @@ macro_rules! define_objects {
             pub velero_schedules: Option<Vec<Arc<DynamicObject>>>,
             /// Velero `Restore`s; `None` when velero.io/v1 is not served.
             pub velero_restores: Option<Vec<Arc<DynamicObject>>>,
-            /// Cilium and Calico network policies, one list per [`DynKind`]; a kind is `None`
-            /// when its API is not served.
+            /// Cilium and Calico network policies, Trivy vulnerability reports and cert-manager
+            /// Certificates, one list per [`DynKind`]; a kind is `None` when its API is not
+            /// served.
             pub dynamic: DynObjects,
         }
 

@@ -59,7 +59,9 @@ pub fn trim_metadata(meta: &mut ObjectMeta) {
 /// - ReplicaSets run by a Deployment and Jobs run by a CronJob drop their pod template's spec,
 ///   judged through the owner's;
 /// - nodes drop their image list, attached volumes and addresses;
-/// - Cilium and Calico policies drop their `status` (Velero objects keep theirs: checks read it).
+/// - Cilium and Calico policies drop their `status`, Trivy vulnerability reports keep only ids,
+///   severities, packages, versions, images and timestamps, cert-manager Certificates keep only
+///   `spec.secretName`, readiness and expiry ([`super::dynamic`]); Velero objects stay whole.
 ///
 /// Inventory digests are of the trimmed object.
 pub fn trim<K: kube::Resource + 'static>(obj: &mut K) {

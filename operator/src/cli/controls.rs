@@ -35,8 +35,8 @@ const BASELINE: &[(&str, &str)] = &[
         include_str!("../../../config/baseline/cc6.8-unauthorized-software.yaml"),
     ),
     (
-        "cc7.1-audit-logging.yaml",
-        include_str!("../../../config/baseline/cc7.1-audit-logging.yaml"),
+        "cc7.1-vulnerability-management.yaml",
+        include_str!("../../../config/baseline/cc7.1-vulnerability-management.yaml"),
     ),
     (
         "cc7.2-monitoring.yaml",

@@ -306,7 +306,7 @@ mod tests {
             all.dynamic.set(kind, kind.api().sources[0]);
         }
         assert_eq!(CacheState::reflector_count(none), 22);
-        assert_eq!(CacheState::reflector_count(all), 31);
+        assert_eq!(CacheState::reflector_count(all), 34);
     }
 
     #[tokio::test]

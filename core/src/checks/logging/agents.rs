@@ -1,5 +1,7 @@
 //! `monitoring.agents-ready`: the detection and monitoring DaemonSets the organization relies
-//! on exist and have a ready pod on every schedulable node.
+//! on exist and have a ready pod on every schedulable node. Agents are listed by hand
+//! (`required`) or picked from built-in detector profiles (`profiles`, see [`super::detectors`]);
+//! when the snapshot holds nodes and pods, findings name the nodes without a running agent pod.
 
 use std::collections::BTreeMap;
 
@@ -7,6 +9,7 @@ use k8s_openapi::api::apps::v1::DaemonSet;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::detectors::{DetectorProfile, list_nodes, uncovered_nodes};
 use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
 
 /// The check.
@@ -117,8 +120,12 @@ impl RequiredAgent {
 pub struct AgentsReadyParams {
     /// The agents that must run on every schedulable node, e.g.
     /// `[{namespace: falco, name: falco}, {matchLabels: {app: datadog-agent}}]`.
-    /// Default: none, and the check is not applicable until some are listed.
+    /// Default: none (with no `profiles` either, the check is not applicable).
     pub required: Vec<RequiredAgent>,
+    /// Runtime threat detectors recognised by their charts' labels, in any namespace:
+    /// `Falco`, `Tetragon`, `Datadog`, `Sysdig`. Each must have a DaemonSet ready on every
+    /// schedulable node. Default: none.
+    pub profiles: Vec<DetectorProfile>,
 }
 
 /// Why a DaemonSet is not ready everywhere, or `None`. `nodes` is the number of schedulable
@@ -153,8 +160,10 @@ impl Check for AgentsReady {
         CheckMeta {
             id: "monitoring.agents-ready",
             title: "Monitoring and detection agents run on every node",
-            description: "Each agent in params.required fails when no DaemonSet matches it, or \
-                when a matching DaemonSet has fewer ready pods than desired or is scheduled on \
+            description: "Each agent in params.required (and each runtime detector in \
+                params.profiles: Falco, Tetragon, Datadog, Sysdig) fails when no DaemonSet \
+                matches it, when a matching DaemonSet has no running pod on some schedulable \
+                node, or when a matching DaemonSet has fewer ready pods than desired or is scheduled on \
                 fewer nodes than are schedulable. The agents are looked for wherever params say, \
                 whatever the control's namespace scope.",
             criteria: &["CC7.2"],
@@ -165,8 +174,10 @@ impl Check for AgentsReady {
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &AgentsReadyParams) -> Outcome {
-        if params.required.is_empty() {
-            return Outcome::not_applicable("no monitoring agents configured: set params.required");
+        if params.required.is_empty() && params.profiles.is_empty() {
+            return Outcome::not_applicable(
+                "no monitoring agents configured: set params.required or params.profiles",
+            );
         }
         let snapshot = ctx.snapshot;
         let nodes = (!snapshot.nodes.is_empty()).then(|| {
@@ -204,7 +215,17 @@ impl Check for AgentsReady {
             }
             for ds in matching {
                 checked += 1;
-                if let Some(why) = not_ready(ds, nodes) {
+                let uncovered = uncovered_nodes(snapshot, &[ds]).filter(|u| !u.is_empty());
+                let why = match (not_ready(ds, nodes), uncovered) {
+                    (None, None) => None,
+                    (Some(w), None) => Some(w),
+                    (w, Some(u)) => Some(format!(
+                        "{}no running pod on node(s) {}",
+                        w.map(|w| format!("{w}; ")).unwrap_or_default(),
+                        list_nodes(&u)
+                    )),
+                };
+                if let Some(why) = why {
                     let r = ResourceRef::of(ds);
                     findings.push(Finding::new(
                         r.clone(),
@@ -217,6 +238,51 @@ impl Check for AgentsReady {
                         ),
                     ));
                 }
+            }
+        }
+        for &profile in &params.profiles {
+            checked += 1;
+            let matching: Vec<&DaemonSet> = snapshot
+                .daemonsets
+                .iter()
+                .map(AsRef::as_ref)
+                .filter(|ds| profile.matches(ds))
+                .collect();
+            let Some(first) = matching.first() else {
+                findings.push(Finding::new(
+                    ResourceRef::new("DaemonSet", None, &format!("{profile:?}")),
+                    format!(
+                        "runtime threat detector {} missing: no DaemonSet labelled {}; deploy                          it, or remove it from params.profiles",
+                        profile.name(),
+                        profile.describe()
+                    ),
+                ));
+                continue;
+            };
+            let mut problems: Vec<String> = matching
+                .iter()
+                .filter_map(|ds| {
+                    not_ready(ds, nodes).map(|w| {
+                        format!(
+                            "`{}/{}`: {w}",
+                            ds.metadata.namespace.as_deref().unwrap_or(""),
+                            ds.metadata.name.as_deref().unwrap_or("")
+                        )
+                    })
+                })
+                .collect();
+            if let Some(u) = uncovered_nodes(snapshot, &matching).filter(|u| !u.is_empty()) {
+                problems.push(format!("no running pod on node(s) {}", list_nodes(&u)));
+            }
+            if !problems.is_empty() {
+                findings.push(Finding::new(
+                    ResourceRef::of(*first),
+                    format!(
+                        "runtime threat detector {} does not cover every node: {}; fix its                          failing pods and give it the tolerations and node selection to run on                          every schedulable node",
+                        profile.name(),
+                        problems.join("; ")
+                    ),
+                ));
             }
         }
         Outcome::evaluated(checked, findings)
@@ -262,7 +328,9 @@ mod tests {
     fn no_required_agents_is_not_applicable() {
         assert_eq!(
             run(ID, "", &cluster()),
-            Outcome::not_applicable("no monitoring agents configured: set params.required")
+            Outcome::not_applicable(
+                "no monitoring agents configured: set params.required or params.profiles"
+            )
         );
     }
 
@@ -321,6 +389,73 @@ mod tests {
         assert_eq!(out, Outcome::evaluated(1, vec![]));
     }
 
+    /// A DaemonSet as a chart renders it: labels on the pod template, a named container.
+    fn chart_ds(ns: &str, name: &str, pod_labels: &str, container: &str, n: i32) -> String {
+        format!(
+            "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {{name: {name}, namespace: {ns}}}\n\
+             spec:\n  selector: {{matchLabels: {pod_labels}}}\n  template:\n    metadata: {{labels: {pod_labels}}}\n    spec: {{containers: [{{name: {container}, image: x}}]}}\n\
+             status: {{desiredNumberScheduled: {n}, numberReady: {n}, currentNumberScheduled: {n}, numberMisscheduled: 0}}\n---\n"
+        )
+    }
+
+    fn ds_pod(ns: &str, ds: &str, node: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {ds}-{node}\n  namespace: {ns}\n  ownerReferences: [{{apiVersion: apps/v1, kind: DaemonSet, name: {ds}, uid: u, controller: true}}]\n\
+             spec: {{nodeName: {node}, containers: [{{name: c, image: x}}]}}\nstatus: {{phase: Running}}\n---\n"
+        )
+    }
+
+    fn detectors() -> String {
+        [
+            node("n1", false),
+            node("n2", false),
+            node("n3", true),
+            chart_ds("falco", "falco", "{app.kubernetes.io/name: falco, app.kubernetes.io/instance: falco}", "falco", 2),
+            ds_pod("falco", "falco", "n1"),
+            ds_pod("falco", "falco", "n2"),
+            chart_ds("kube-system", "tetragon", "{app.kubernetes.io/name: tetragon, app.kubernetes.io/instance: tetragon, app.kubernetes.io/component: agent}", "tetragon", 2),
+            ds_pod("kube-system", "tetragon", "n1"),
+            chart_ds("sysdig", "sysdig-agent", "{app.kubernetes.io/name: agent, app.kubernetes.io/instance: sysdig-agent}", "sysdig", 2),
+            ds_pod("sysdig", "sysdig-agent", "n1"),
+            ds_pod("sysdig", "sysdig-agent", "n2"),
+            // Looks like Sysdig's new labels but runs no `sysdig` container: not Sysdig.
+            chart_ds("other", "agent", "{app.kubernetes.io/name: agent}", "agent", 2),
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn detector_profiles_covering_every_node_pass() {
+        let out = run(ID, "profiles: [Falco, Sysdig]", &detectors());
+        assert_eq!(out, Outcome::evaluated(2, vec![]));
+    }
+
+    #[test]
+    fn detector_profiles_report_uncovered_nodes_and_missing_detectors() {
+        let out = run(ID, "profiles: [Falco, Tetragon, Datadog]", &detectors());
+        assert_eq!(
+            failing(&out),
+            ["DaemonSet/kube-system/tetragon", "DaemonSet/Datadog"]
+        );
+        assert_eq!(checked(&out), 3);
+        let Outcome::Evaluated { findings, .. } = out else {
+            unreachable!()
+        };
+        assert!(
+            findings[0].message.contains("no running pod on node(s) n2"),
+            "{}",
+            findings[0].message
+        );
+        assert!(
+            findings[1]
+                .message
+                .contains("agent.datadoghq.com/component=agent")
+        );
+        // Hand-written entries name uncovered nodes too.
+        let out = run(ID, "required: [{name: tetragon}]", &detectors());
+        assert_eq!(failing(&out), ["DaemonSet/kube-system/tetragon"]);
+    }
+
     #[test]
     fn params_are_validated() {
         let check = catalog().get(ID).expect("registered");
@@ -340,6 +475,16 @@ mod tests {
             check
                 .validate(Some(&json!({"required": [{"name": "x"}]})))
                 .is_ok()
+        );
+        assert!(
+            check
+                .validate(Some(&json!({"profiles": ["Falco", "Sysdig"]})))
+                .is_ok()
+        );
+        assert!(
+            check
+                .validate(Some(&json!({"profiles": ["Wazuh"]})))
+                .is_err()
         );
     }
 }

@@ -7,6 +7,7 @@
 
 mod agents;
 mod audit_log;
+pub mod detectors;
 
 use super::Catalog;
 

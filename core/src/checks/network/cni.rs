@@ -565,6 +565,9 @@ fn parse(kind: DynKind, obj: &DynamicObject) -> Vec<Result<CniPolicy, String>> {
             let spec = obj.data.get("spec").unwrap_or(&Value::Null);
             vec![calico_policy(name, namespace, global, spec)]
         }
+        DynKind::TrivyVulnerabilityReport
+        | DynKind::TrivyClusterVulnerabilityReport
+        | DynKind::CertManagerCertificate => Vec::new(),
     }
 }
 
@@ -586,6 +589,9 @@ impl<'s> CniView<'s> {
     pub(super) fn new(snapshot: &'s ClusterSnapshot) -> Self {
         let mut view = CniView::default();
         for (kind, objects) in snapshot.dynamic.iter() {
+            if !kind.is_network_policy() {
+                continue;
+            }
             view.considered.push(kind.api().display);
             for obj in objects {
                 for parsed in parse(kind, obj) {
