@@ -18,6 +18,7 @@ use super::manifest::{self, Manifest};
 use super::schedule::{Gap, Schedule};
 use super::signing::PublicKey;
 use super::store::Store;
+use super::timestamp::{self, TimestampOptions};
 use super::{Result, rfc3339, sha256_hex};
 
 /// What to verify.
@@ -35,6 +36,8 @@ pub struct VerifyOptions {
     pub public_key: Option<PublicKey>,
     /// The current time (for the gap since the last snapshot).
     pub now: Timestamp,
+    /// RFC 3161 time stamp checks.
+    pub timestamps: TimestampOptions,
 }
 
 impl VerifyOptions {
@@ -47,6 +50,7 @@ impl VerifyOptions {
             to: None,
             public_key: None,
             now,
+            timestamps: TimestampOptions::default(),
         }
     }
 }
@@ -58,7 +62,7 @@ pub struct Problem {
     /// The object (or folder) at fault.
     pub key: String,
     /// `digest`, `size`, `missing-document`, `unexpected-object`, `signature`, `unsigned`,
-    /// `chain`, `sequence`, `time`, `manifest`, `incomplete` or `layout`.
+    /// `chain`, `sequence`, `time`, `manifest`, `incomplete`, `layout` or `timestamp`.
     pub kind: &'static str,
     /// What is wrong.
     pub message: String,
@@ -107,6 +111,9 @@ pub struct Entry {
     pub sequence: u64,
     /// SHA-256 of the manifest.
     pub digest: String,
+    /// The TSA time of a verified `manifest.tsr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Timestamp>,
     /// Whether every check of this snapshot passed.
     pub ok: bool,
 }
@@ -123,6 +130,11 @@ pub struct ChainReport {
     pub snapshots: usize,
     /// Of which signed with a valid signature.
     pub signed: usize,
+    /// Of which carry a verified RFC 3161 time stamp.
+    pub timestamped: usize,
+    /// Subjects of the TSA certificates seen, in order of first use.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tsas: Vec<String>,
     /// Key fingerprints seen, in order of first use.
     pub key_fingerprints: Vec<String>,
     /// The schedule of the newest manifest.
@@ -190,6 +202,14 @@ impl VerifyReport {
             }
             if let Some(h) = &c.head {
                 out.push_str(&format!("  head: {h}\n"));
+            }
+            if c.timestamped > 0 {
+                out.push_str(&format!(
+                    "  time stamps: {} of {} snapshot(s), TSA {}\n",
+                    c.timestamped,
+                    c.snapshots,
+                    c.tsas.join(", ")
+                ));
             }
             for fp in &c.key_fingerprints {
                 out.push_str(&format!("  signing key: {fp}\n"));
@@ -434,7 +454,10 @@ async fn verify_snapshot(
         }
     }
     for o in &l.objects {
-        if o.key != MANIFEST && !manifest.documents.iter().any(|d| d.name == o.key) {
+        if o.key != MANIFEST
+            && o.key != timestamp::TOKEN
+            && !manifest.documents.iter().any(|d| d.name == o.key)
+        {
             problem(
                 report,
                 &join(&l.folder, &o.key),
@@ -494,6 +517,32 @@ async fn verify_snapshot(
             }
         }
     }
+    // RFC 3161 time stamp.
+    let token = if l.objects.iter().any(|o| o.key == timestamp::TOKEN) {
+        store.get_opt(&join(&l.folder, timestamp::TOKEN)).await?
+    } else {
+        None
+    };
+    let stamped =
+        match timestamp::check_snapshot(token.as_deref(), &bytes, time, &options.timestamps) {
+            Ok(Some(info)) => {
+                report.timestamped += 1;
+                if !report.tsas.contains(&info.tsa) {
+                    report.tsas.push(info.tsa.clone());
+                }
+                Some(info.gen_time)
+            }
+            Ok(None) => None,
+            Err(message) => {
+                problem(
+                    report,
+                    &join(&l.folder, timestamp::TOKEN),
+                    "timestamp",
+                    message,
+                );
+                None
+            }
+        };
     // Schedule and chain.
     let this_schedule = Schedule::from_manifest(&manifest.schedule).ok();
     if this_schedule.is_none() {
@@ -593,6 +642,7 @@ async fn verify_snapshot(
         time,
         sequence: manifest.sequence,
         digest,
+        timestamp: stamped,
         ok: report.problems.len() == problems_before,
     }))
 }

@@ -250,6 +250,7 @@ pub async fn build(store: &Store, options: &ReportOptions) -> Result<PeriodRepor
         to: Some(options.to),
         public_key: options.public_key,
         now: options.now,
+        timestamps: Default::default(),
     };
     let verified = verify::verify(store, &verify_options).await?;
     let mut clusters = Vec::new();
