@@ -79,8 +79,16 @@ async fn a_timestamped_chain_verifies_and_openssl_agrees() {
     let tsa = tsa::TestTsa::start("Alpha");
     let dir = tempfile::tempdir().unwrap();
     let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
+    let started = std::time::Instant::now();
     let keys = write_chain(&store, &tsa, "hourly", &recent(3)).await;
+    let wrote = started.elapsed();
+    let started = std::time::Instant::now();
     let r = verify(&store, &options(&tsa, true)).await.unwrap();
+    // Figures for BENCHMARKS.md (`--nocapture`): three snapshots, local store, loopback TSA.
+    eprintln!(
+        "timestamped: write 3 snapshots {wrote:?}, verify {:?}",
+        started.elapsed()
+    );
     assert!(r.ok(), "{}", r.to_text());
     let c = &r.chains[0];
     assert_eq!((c.snapshots, c.timestamped), (3, 3));
