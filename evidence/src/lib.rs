@@ -21,6 +21,7 @@ pub mod report;
 pub mod schedule;
 pub mod signing;
 pub mod store;
+pub mod timestamp;
 pub mod verify;
 pub mod writer;
 

@@ -28,6 +28,7 @@ use super::manifest::{self, Manifest};
 use super::schedule::{Gap, Schedule};
 use super::signing::PublicKey;
 use super::store::{Read, Store};
+use super::timestamp::{self, TimestampOptions};
 use super::{Result, canonical, rfc3339, sha256_hex};
 
 /// Default cap on a manifest's size (16 MiB).
@@ -124,6 +125,8 @@ pub struct VerifyOptions {
     pub keep: Option<String>,
     /// The current time (for the gap since the last snapshot).
     pub now: Timestamp,
+    /// RFC 3161 time stamp checks.
+    pub timestamps: TimestampOptions,
 }
 
 impl VerifyOptions {
@@ -139,6 +142,7 @@ impl VerifyOptions {
             limits: Limits::default(),
             keep: None,
             now,
+            timestamps: TimestampOptions::default(),
         }
     }
 
@@ -165,7 +169,7 @@ pub struct Problem {
     pub key: String,
     /// `digest`, `size`, `missing-document`, `unexpected-object`, `signature`, `unsigned`,
     /// `chain`, `sequence`, `time`, `manifest`, `incomplete`, `layout`, `too-large`,
-    /// `not-regular`, `changed` or `store`.
+    /// `not-regular`, `changed`, `store` or `timestamp`.
     pub kind: &'static str,
     /// What is wrong.
     pub message: String,
@@ -214,6 +218,9 @@ pub struct Entry {
     pub sequence: u64,
     /// SHA-256 of the manifest.
     pub digest: String,
+    /// The TSA time of a verified `manifest.tsr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<Timestamp>,
     /// Whether every check of this snapshot passed.
     pub ok: bool,
     /// The verified bytes of the document named by [`VerifyOptions::keep`], when its digest
@@ -234,6 +241,11 @@ pub struct ChainReport {
     pub snapshots: usize,
     /// Of which signed with a valid signature.
     pub signed: usize,
+    /// Of which carry a verified RFC 3161 time stamp.
+    pub timestamped: usize,
+    /// Subjects of the TSA certificates seen, in order of first use.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tsas: Vec<String>,
     /// Key fingerprints seen, in order of first use.
     pub key_fingerprints: Vec<String>,
     /// The schedule of the newest manifest.
@@ -305,6 +317,14 @@ impl VerifyReport {
             }
             if let Some(h) = &c.head {
                 out.push_str(&format!("  head: {h}\n"));
+            }
+            if c.timestamped > 0 {
+                out.push_str(&format!(
+                    "  time stamps: {} of {} snapshot(s), TSA {}\n",
+                    c.timestamped,
+                    c.snapshots,
+                    c.tsas.join(", ")
+                ));
             }
             for fp in &c.key_fingerprints {
                 out.push_str(&format!("  signing key: {fp}\n"));
@@ -657,7 +677,7 @@ async fn verify_snapshot(
     }
     let names: HashSet<&str> = manifest.documents.iter().map(|d| d.name.as_str()).collect();
     for o in &l.objects {
-        if o.key != MANIFEST && !names.contains(o.key.as_str()) {
+        if o.key != MANIFEST && o.key != timestamp::TOKEN && !names.contains(o.key.as_str()) {
             problem(
                 report,
                 &join(&l.folder, &o.key),
@@ -737,6 +757,32 @@ async fn verify_snapshot(
             }
         }
     }
+    // RFC 3161 time stamp.
+    let token = if l.objects.iter().any(|o| o.key == timestamp::TOKEN) {
+        store.get_opt(&join(&l.folder, timestamp::TOKEN)).await?
+    } else {
+        None
+    };
+    let stamped =
+        match timestamp::check_snapshot(token.as_deref(), &bytes, time, &options.timestamps) {
+            Ok(Some(info)) => {
+                report.timestamped += 1;
+                if !report.tsas.contains(&info.tsa) {
+                    report.tsas.push(info.tsa.clone());
+                }
+                Some(info.gen_time)
+            }
+            Ok(None) => None,
+            Err(message) => {
+                problem(
+                    report,
+                    &join(&l.folder, timestamp::TOKEN),
+                    "timestamp",
+                    message,
+                );
+                None
+            }
+        };
     // Schedule and chain.
     let this_schedule = Schedule::from_manifest(&manifest.schedule).ok();
     if this_schedule.is_none() {
@@ -836,6 +882,7 @@ async fn verify_snapshot(
         time,
         sequence: manifest.sequence,
         digest,
+        timestamp: stamped,
         ok: report.problems.len() == problems_before,
         kept,
     }))

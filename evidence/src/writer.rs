@@ -18,6 +18,7 @@ use super::manifest::{self, DocumentEntry, Manifest};
 use super::schedule::{Gap, Schedule};
 use super::signing::SigningKey;
 use super::store::Store;
+use super::timestamp::{self, Timestamper};
 use super::{Error, Result, rfc3339, sha256_hex};
 use soc2_core::crd::{
     EvidenceFormat, EvidenceInclude, EvidencePolicySpec, SnapshotRef, parse_duration,
@@ -112,6 +113,9 @@ pub struct Written {
     pub gaps: Vec<Gap>,
     /// Bytes written (documents and manifest).
     pub bytes: u64,
+    /// Why no time stamp token was stored, when time stamping is on and failed (the snapshot
+    /// is complete without it).
+    pub timestamp_error: Option<String>,
 }
 
 /// What retention removed.
@@ -129,6 +133,7 @@ pub struct Writer {
     store: Store,
     config: WriterConfig,
     head: Option<Head>,
+    timestamper: Option<Timestamper>,
 }
 
 impl Writer {
@@ -141,7 +146,14 @@ impl Writer {
             store,
             config,
             head,
+            timestamper: None,
         })
+    }
+
+    /// Asks `tsa` for an RFC 3161 token over every manifest written from now on.
+    pub fn with_timestamper(mut self, tsa: Option<Timestamper>) -> Self {
+        self.timestamper = tsa;
+        self
     }
 
     /// The newest complete snapshot this writer links to.
@@ -247,6 +259,17 @@ impl Writer {
             sequence: manifest.sequence,
             time: now,
         });
+        // After the manifest: the token covers the manifest's digest.
+        let mut timestamp_error = None;
+        if let Some(tsa) = &self.timestamper {
+            match self.timestamp(tsa, &folder, &manifest_bytes).await {
+                Ok(n) => bytes += n,
+                Err(e) => {
+                    tracing::warn!(key = %manifest_key, error = %e, "no time stamp for the manifest");
+                    timestamp_error = Some(e.to_string());
+                }
+            }
+        }
         tracing::info!(key = %manifest_key, sequence = manifest.sequence, gaps = gaps.len(), "evidence snapshot written");
         Ok(Written {
             snapshot: SnapshotRef {
@@ -257,7 +280,30 @@ impl Writer {
             sequence: manifest.sequence,
             gaps,
             bytes,
+            timestamp_error,
         })
+    }
+
+    /// Gets a token for the stored manifest bytes (retried like object writes) and stores it
+    /// as [`timestamp::TOKEN`]; returns its size.
+    async fn timestamp(&self, tsa: &Timestamper, folder: &str, manifest: &[u8]) -> Result<u64> {
+        let policy = self.config.retry;
+        let attempts = policy.attempts.max(1);
+        let mut n = 1;
+        let token = loop {
+            match tsa.stamp(manifest).await {
+                Ok(t) => break t,
+                Err(e) if n < attempts => {
+                    tracing::warn!(url = tsa.url(), attempt = n, error = %e, "time stamping failed");
+                    tokio::time::sleep(policy.backoff(n)).await;
+                    n += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        self.put(&format!("{folder}/{}", timestamp::TOKEN), &token)
+            .await?;
+        Ok(token.len() as u64)
     }
 
     /// Best effort, once: removes the documents of a snapshot whose write failed, so that no

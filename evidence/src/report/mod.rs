@@ -266,6 +266,7 @@ pub async fn build(store: &Store, options: &ReportOptions) -> Result<PeriodRepor
         limits: options.limits,
         keep: Some(RESULTS.to_string()),
         now: options.now,
+        timestamps: Default::default(),
     };
     let verified = verify::verify(store, &verify_options).await?;
     let mut clusters = Vec::new();

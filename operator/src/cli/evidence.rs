@@ -174,6 +174,10 @@ pub struct SnapshotArgs {
     /// Write attempts per object.
     #[arg(long, default_value_t = 5)]
     pub attempts: u32,
+    /// RFC 3161 time stamping authority: store a token over the manifest as `manifest.tsr`.
+    /// Default: none.
+    #[arg(long)]
+    pub tsa_url: Option<String>,
 }
 
 /// Output of `evidence verify`.
@@ -206,6 +210,16 @@ pub struct VerifyArgs {
     /// What is trusted.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// PEM CA bundle that `manifest.tsr` tokens must chain to. Without it, tokens are
+    /// checked (digest, time, signature by the embedded certificate) but the TSA is not pinned.
+    #[arg(long)]
+    pub tsa_ca: Option<PathBuf>,
+    /// A snapshot without a time stamp token is a break.
+    #[arg(long)]
+    pub require_timestamps: bool,
+    /// Largest distance between a token's time and the manifest time (default 15m).
+    #[arg(long)]
+    pub timestamp_tolerance: Option<String>,
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = VerifyFormat::Text)]
     pub output: VerifyFormat,
@@ -315,8 +329,17 @@ fn snapshot(args: SnapshotArgs) -> u8 {
         Ok(rt) => rt,
         Err(e) => return input_error(e),
     };
+    let tsa = match args
+        .tsa_url
+        .as_deref()
+        .map(soc2_evidence::timestamp::Timestamper::new)
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(e) => return input_error(e),
+    };
     let result = rt.block_on(async {
-        let mut writer = Writer::open(store, config).await?;
+        let mut writer = Writer::open(store, config).await?.with_timestamper(tsa);
         let written = writer.write(&evaluation, &snapshot, now).await?;
         let pruned = writer.prune(now).await?;
         Ok::<_, soc2_evidence::Error>((written, pruned))
@@ -327,6 +350,9 @@ fn snapshot(args: SnapshotArgs) -> u8 {
                 "wrote snapshot {} (sequence {}, manifest sha256 {})",
                 w.snapshot.key, w.sequence, w.snapshot.digest
             );
+            if let Some(e) = &w.timestamp_error {
+                eprintln!("warning: the snapshot has no time stamp: {e}");
+            }
             for g in &w.gaps {
                 println!(
                     "recorded gap: {} slot(s) missed from {} to {}",
@@ -362,6 +388,24 @@ fn verify_cmd(args: VerifyArgs) -> u8 {
         Ok(k) => k,
         Err(e) => return input_error(e),
     };
+    let anchors = match args
+        .tsa_ca
+        .as_deref()
+        .map(soc2_evidence::timestamp::TrustAnchors::read)
+        .transpose()
+    {
+        Ok(a) => a,
+        Err(e) => return input_error(e),
+    };
+    let tolerance = match args
+        .timestamp_tolerance
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(e) => return input_error(format!("--timestamp-tolerance: {e}")),
+    };
     let store = match args.store.open() {
         Ok(s) => s,
         Err(e) => return input_error(e),
@@ -376,6 +420,11 @@ fn verify_cmd(args: VerifyArgs) -> u8 {
         limits: args.trust.limits(),
         keep: None,
         now: Timestamp::now(),
+        timestamps: soc2_evidence::timestamp::TimestampOptions {
+            anchors,
+            required: args.require_timestamps,
+            tolerance,
+        },
     };
     let rt = match runtime() {
         Ok(rt) => rt,
