@@ -154,7 +154,7 @@ impl Check for DefaultDeny {
 mod tests {
     use serde_json::json;
 
-    use crate::checks::testing::{checked, failing, run, run_scoped};
+    use crate::checks::testing::{checked, failing, messages, run, run_scoped};
     use crate::checks::{Outcome, ScopeFilter, catalog};
 
     const ID: &str = "network.default-deny";
@@ -351,14 +351,6 @@ mod tests {
         )
     }
 
-    fn messages(out: &Outcome) -> Vec<String> {
-        match out {
-            Outcome::Evaluated { findings, .. } => {
-                findings.iter().map(|f| f.message.clone()).collect()
-            }
-            Outcome::NotApplicable { reason } => panic!("not applicable: {reason}"),
-        }
-    }
 
     #[test]
     fn cilium_default_deny_passes_without_a_networkpolicy() {

@@ -180,7 +180,7 @@ fn secret_read<'a>(
 mod tests {
     use serde_json::json;
 
-    use crate::checks::testing::{checked, failing, run, run_scoped};
+    use crate::checks::testing::{checked, failing, messages, run, run_scoped};
     use crate::checks::{Outcome, ScopeFilter, catalog};
 
     const ID: &str = "rbac.secrets-access";
@@ -305,14 +305,6 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: secret-r
 subjects: [{kind: User, name: frank}]
 "#;
 
-    fn messages(outcome: &Outcome) -> Vec<String> {
-        match outcome {
-            Outcome::Evaluated { findings, .. } => {
-                findings.iter().map(|f| f.message.clone()).collect()
-            }
-            Outcome::NotApplicable { reason } => panic!("not applicable: {reason}"),
-        }
-    }
 
     fn namespaced() -> String {
         format!("{FIXTURE}---\n{NAMESPACED}")

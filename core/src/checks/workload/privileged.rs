@@ -181,7 +181,7 @@ impl Check for Privileged {
 mod tests {
     use serde_json::json;
 
-    use crate::checks::testing::{checked, failing, run, run_scoped};
+    use crate::checks::testing::{checked, failing, messages, run, run_scoped};
     use crate::checks::{Outcome, ScopeFilter, catalog};
 
     const ID: &str = "workload.privileged";
@@ -207,14 +207,6 @@ spec:
         )
     }
 
-    fn messages(o: &Outcome) -> Vec<String> {
-        match o {
-            Outcome::Evaluated { findings, .. } => {
-                findings.iter().map(|f| f.message.clone()).collect()
-            }
-            Outcome::NotApplicable { reason } => panic!("not applicable: {reason}"),
-        }
-    }
 
     #[test]
     fn compliant_workloads_pass() {
