@@ -442,3 +442,77 @@ mod api {
         .expect("a standby makes no API call");
     }
 }
+
+/// Counts documents and manifests under an evidence directory.
+fn scan(dir: &std::path::Path) -> (usize, usize) {
+    let (mut docs, mut manifests) = (0, 0);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == "manifest.json") {
+                manifests += 1;
+            } else {
+                docs += 1;
+            }
+        }
+    }
+    (docs, manifests)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_a_write_lets_the_snapshot_finish_then_the_task_ends() {
+    use crate::controller::fixtures::mock_client;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", dir.path().display());
+    let mut policy_spec = spec(&url);
+    policy_spec.interval = Some("1s".into());
+    let policy: EvidencePolicy = serde_json::from_value(serde_json::json!({
+        "apiVersion": "soc2.evidence.dev/v1alpha1", "kind": "EvidencePolicy",
+        "metadata": {"name": "fast", "generation": 1},
+        "spec": serde_json::to_value(&policy_spec).unwrap(),
+    }))
+    .unwrap();
+    let (client, server) = mock_client();
+    let _api = server.answer_all(serde_json::to_value(&policy).unwrap());
+    let mut ctx = Context::for_tests(
+        client,
+        ClusterSnapshot::new(soc2_core::synth::generate(5000, 1)),
+        true,
+        false,
+    );
+    let (_leader, leader_rx) = watch::channel(true);
+    ctx.leader = leader_rx;
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(run_policy(Arc::new(ctx), Arc::new(policy), stop_rx, None));
+
+    // Stop as soon as the first document of the first snapshot is on disk.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let manifests_at_stop = loop {
+        let (docs, manifests) = scan(dir.path());
+        if docs > 0 {
+            stop.send_replace(true);
+            break manifests;
+        }
+        assert!(std::time::Instant::now() < deadline, "no snapshot started");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    };
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("the task stops after the write")
+        .expect("the task does not panic");
+    assert_eq!(manifests_at_stop, 0, "the stop arrived before the manifest");
+    let (docs, manifests) = scan(dir.path());
+    assert_eq!(manifests, 1, "the snapshot in progress completed, no other began");
+    assert!(docs > 0);
+    let store = Store::open(&policy_spec.storage, &BTreeMap::new()).unwrap();
+    let report = soc2_evidence::verify::verify(&store, &VerifyOptions::all(Timestamp::now()))
+        .await
+        .unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+}
