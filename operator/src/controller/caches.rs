@@ -435,6 +435,7 @@ mod tests {
         use super::super::*;
         use http::{Request, Response};
         use k8s_openapi::api::core::v1::ConfigMap;
+        use kube::ResourceExt;
         use kube::client::Body;
         use serde_json::json;
         use tokio::time::Instant;
