@@ -44,7 +44,10 @@ async fn ready_handler(State(s): State<HttpState>) -> impl IntoResponse {
     if (s.ready)() {
         (StatusCode::OK, "ready")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "watch caches not synced or stale")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "watch caches not synced or stale",
+        )
     }
 }
 

@@ -273,8 +273,8 @@ async fn cleanup(control: &Soc2Control, ctx: &Context) -> Result<Action> {
     if ctx.is_leader() {
         let kept = still_enforced(ctx, &control.name_any());
         let actions = enforce::relax(&ctx.client, control, &snapshot, &kept)
-                .await
-                .map_err(|e| Step::Relax.error(e))?;
+            .await
+            .map_err(|e| Step::Relax.error(e))?;
         if !actions.is_empty() {
             info!(actions = ?actions, "undid enforcement");
         }

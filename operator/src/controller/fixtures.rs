@@ -128,7 +128,10 @@ impl ApiServerVerifier {
     /// is gone.
     pub async fn hold(
         &mut self,
-    ) -> Option<(Request<Body>, tower_test::mock::SendResponse<Response<Body>>)> {
+    ) -> Option<(
+        Request<Body>,
+        tower_test::mock::SendResponse<Response<Body>>,
+    )> {
         self.handle.next_request().await
     }
 

@@ -22,11 +22,11 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use tokio::time::Instant;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, PostParams};
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 /// How long a lease is valid without renewal.
@@ -278,9 +278,7 @@ pub async fn run(
         }
         // Sleep until the next round, waking at the renew deadline if that comes first.
         let wait = match last_renew {
-            Some(t) if *tx.borrow() => {
-                RENEW_EVERY.min(RENEW_DEADLINE.saturating_sub(t.elapsed()))
-            }
+            Some(t) if *tx.borrow() => RENEW_EVERY.min(RENEW_DEADLINE.saturating_sub(t.elapsed())),
             _ => RENEW_EVERY,
         };
         tokio::select! {
@@ -387,9 +385,13 @@ mod tests {
         let at = |s: u64| start + S(s);
         // Behind by two hours: the old rule took a lease its holder renews every 5 s.
         let mut seen = Observation::default();
-        for (i, renewed) in ["2025-12-31T22:00:00Z", "2025-12-31T22:00:05Z", "2025-12-31T22:00:10Z"]
-            .iter()
-            .enumerate()
+        for (i, renewed) in [
+            "2025-12-31T22:00:00Z",
+            "2025-12-31T22:00:05Z",
+            "2025-12-31T22:00:10Z",
+        ]
+        .iter()
+        .enumerate()
         {
             let v = view(Some("b"), renewed);
             let unchanged = seen.observe(Some(&v), at(5 * i as u64));
@@ -399,9 +401,18 @@ mod tests {
         // duration after the record stopped changing.
         let mut seen = Observation::default();
         let v = view(Some("b"), "2026-01-01T02:00:00Z");
-        assert_eq!(decide(Some(&v), "a", seen.observe(Some(&v), at(0))), Decision::Standby);
-        assert_eq!(decide(Some(&v), "a", seen.observe(Some(&v), at(14))), Decision::Standby);
-        assert_eq!(decide(Some(&v), "a", seen.observe(Some(&v), at(15))), Decision::Acquire);
+        assert_eq!(
+            decide(Some(&v), "a", seen.observe(Some(&v), at(0))),
+            Decision::Standby
+        );
+        assert_eq!(
+            decide(Some(&v), "a", seen.observe(Some(&v), at(14))),
+            Decision::Standby
+        );
+        assert_eq!(
+            decide(Some(&v), "a", seen.observe(Some(&v), at(15))),
+            Decision::Acquire
+        );
     }
 
     #[test]
@@ -524,7 +535,9 @@ mod tests {
             let (client, mut server) = mock_client();
             let handle = tokio::spawn(async move {
                 server.answer(not_found(), 404).await;
-                server.answer(lease("a", "2026-01-01T00:00:00.000000Z", "1"), 201).await;
+                server
+                    .answer(lease("a", "2026-01-01T00:00:00.000000Z", "1"), 201)
+                    .await;
                 // Every later call hangs; keep them open.
                 let mut held = Vec::new();
                 while let Some(call) = server.hold().await {

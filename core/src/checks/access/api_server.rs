@@ -295,7 +295,6 @@ mod tests {
     const HARDENED: &str = "[--anonymous-auth=false, '--authorization-mode=Node,RBAC', \
         --oidc-issuer-url=https://idp.example.com, --oidc-client-id=kubernetes]";
 
-
     #[test]
     fn hardened_api_servers_pass_both_checks() {
         let yaml = [

@@ -880,7 +880,6 @@ data:
   password_policy_hint: "<set in vault>"
 "#;
 
-
     #[test]
     fn clean_config_passes() {
         let o = run(ID, "", CLEAN);

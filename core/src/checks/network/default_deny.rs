@@ -351,7 +351,6 @@ mod tests {
         )
     }
 
-
     #[test]
     fn cilium_default_deny_passes_without_a_networkpolicy() {
         let yaml = fixture(&[

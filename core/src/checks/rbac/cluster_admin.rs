@@ -204,7 +204,6 @@ subjects:
 - {apiGroup: rbac.authorization.k8s.io, kind: User, name: bob}
 "#;
 
-
     #[test]
     fn kubernetes_defaults_pass() {
         let out = run(ID, "", DEFAULTS);

@@ -466,7 +466,6 @@ mod tests {
 
     const ID: &str = "rbac.privilege-escalation";
 
-
     /// A ClusterRole with `rules`, bound cluster-wide to user `eve`.
     fn cluster_grant(rules: &str) -> String {
         format!(

@@ -305,7 +305,6 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: secret-r
 subjects: [{kind: User, name: frank}]
 "#;
 
-
     fn namespaced() -> String {
         format!("{FIXTURE}---\n{NAMESPACED}")
     }

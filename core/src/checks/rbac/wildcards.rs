@@ -267,7 +267,6 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-
 subjects: [{kind: Group, name: ops}]
 "#;
 
-
     #[test]
     fn explicit_and_system_roles_pass() {
         let yaml = FIXTURE.replace(

@@ -207,7 +207,6 @@ spec:
         )
     }
 
-
     #[test]
     fn compliant_workloads_pass() {
         let y = deployment("a", "web", "", "");

@@ -88,7 +88,10 @@ impl std::fmt::Display for Undo {
             }
             Self::ReleasePsaLabel(ns) => write!(f, "released PSA label on namespace {ns}"),
             Self::ReleaseAutomount(ns) => {
-                write!(f, "released token auto-mount setting of ServiceAccount {ns}/default")
+                write!(
+                    f,
+                    "released token auto-mount setting of ServiceAccount {ns}/default"
+                )
             }
         }
     }
