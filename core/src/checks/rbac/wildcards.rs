@@ -200,7 +200,7 @@ mod tests {
     use serde_json::json;
 
     use crate::checks::testing::{checked, failing, messages, run, run_scoped};
-    use crate::checks::{Outcome, ScopeFilter, catalog};
+    use crate::checks::{ScopeFilter, catalog};
 
     const ID: &str = "rbac.wildcards";
 
