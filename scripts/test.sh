@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (`.ci/run` calls exactly this):
 # tools, formatting, lints, CRD drift, unit + integration tests (incl. S3 against a local moto
-# server), chart checks, and the e2e suite against a Kubernetes API emulator.
+# server) and chart checks. The e2e suite is not part of it: it runs only against a real cluster
+# given by KUBECONFIG (see e2e/README.md; no usable API emulator exists).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,11 +27,6 @@ cargo test --workspace --locked
 if [ -x scripts/check-chart.sh ] || [ -f scripts/check-chart.sh ]; then
   step "Helm chart and install manifest checks"
   bash scripts/check-chart.sh
-fi
-
-if [ -f e2e/run-emulated.sh ]; then
-  step "e2e suite against an API emulator"
-  bash e2e/run-emulated.sh
 fi
 
 step "all checks passed"

@@ -1,5 +1,6 @@
 //! The metrics and health server: `/metrics` (Prometheus text), `/healthz` (always 200 while
-//! the process serves), `/readyz` (200 only once every watch cache has synced).
+//! the process serves), `/readyz` (200 only while every watch cache has synced and none is
+//! stale after a watch error).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,7 +44,10 @@ async fn ready_handler(State(s): State<HttpState>) -> impl IntoResponse {
     if (s.ready)() {
         (StatusCode::OK, "ready")
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "watch caches not synced")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "watch caches not synced or stale",
+        )
     }
 }
 

@@ -25,6 +25,61 @@ pub enum Error {
     /// Invalid user input (arguments, control specs).
     #[error("{0}")]
     Invalid(String),
+    /// A step of a `Soc2Control` reconcile failed.
+    #[error("{step}: {source}")]
+    Step {
+        /// Which step.
+        step: Step,
+        /// What failed.
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+/// The steps of a `Soc2Control` reconcile that can fail: the `step` label of
+/// `soc2_reconcile_errors_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Decoding the object.
+    Decode,
+    /// Adding or removing the cleanup finalizer.
+    Finalizer,
+    /// Remediations and admission policies of an `Enforce` control.
+    Enforce,
+    /// Undoing enforcement (back to `Audit`, or deletion).
+    Relax,
+    /// Writing status.
+    Status,
+    /// Publishing an Event (logged and counted; the reconcile goes on).
+    Event,
+}
+
+impl Step {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Decode => "decode",
+            Step::Finalizer => "finalizer",
+            Step::Enforce => "enforce",
+            Step::Relax => "relax",
+            Step::Status => "status",
+            Step::Event => "event",
+        }
+    }
+
+    /// Wraps an error of this step.
+    pub fn error(self, source: impl Into<Error>) -> Error {
+        Error::Step {
+            step: self,
+            source: Box::new(source.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Error {
@@ -35,6 +90,15 @@ impl Error {
             Error::Kube(_) => "kube",
             Error::Io { .. } => "io",
             Error::Invalid(_) => "invalid",
+            Error::Step { source, .. } => source.metric_label(),
+        }
+    }
+
+    /// The reconcile step that failed (`other` outside a reconcile step).
+    pub fn step_label(&self) -> &'static str {
+        match self {
+            Error::Step { step, .. } => step.as_str(),
+            _ => "other",
         }
     }
 }

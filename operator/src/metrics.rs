@@ -25,7 +25,7 @@ pub struct Metrics {
     pub evaluation_duration: Histogram,
     /// `soc2_reconcile_duration_seconds`: time of one reconcile, API calls included.
     pub reconcile_duration: Histogram,
-    /// `soc2_reconcile_errors_total{reason}`.
+    /// `soc2_reconcile_errors_total{reason,step}`.
     pub reconcile_errors: IntCounterVec,
     /// `soc2_watch_cache_objects{kind}`.
     pub watch_cache_objects: IntGaugeVec,
@@ -100,8 +100,8 @@ impl Metrics {
             ),
             reconcile_errors: counter(
                 "soc2_reconcile_errors_total",
-                "Failed reconciles by reason",
-                &["reason"],
+                "Failed reconcile steps by reason and step (decode, finalizer, enforce, relax, status, event, other)",
+                &["reason", "step"],
             ),
             watch_cache_objects: gauge(
                 "soc2_watch_cache_objects",
@@ -196,7 +196,7 @@ impl Metrics {
     /// Counts a failed reconcile.
     pub fn reconcile_failure(&self, e: &crate::Error) {
         self.reconcile_errors
-            .with_label_values(&[e.metric_label()])
+            .with_label_values(&[e.metric_label(), e.step_label()])
             .inc();
     }
 
@@ -253,6 +253,7 @@ mod tests {
             .with_label_values(&["CC6.1", "cc6-1", "network.default-deny"])
             .set(3);
         m.reconcile_failure(&crate::Error::Invalid("x".into()));
+        m.reconcile_failure(&crate::Step::Status.error(crate::Error::Invalid("x".into())));
         m.watch_cache_objects.with_label_values(&["Pod"]).set(42);
         m.evidence_snapshots
             .with_label_values(&["daily", "success"])
@@ -266,7 +267,8 @@ mod tests {
         for needle in [
             r#"soc2_control_compliant{control_id="CC6.1",criteria="Security",name="cc6-1"} 1"#,
             r#"soc2_control_failing_resources{check="network.default-deny",control_id="CC6.1",name="cc6-1"} 3"#,
-            r#"soc2_reconcile_errors_total{reason="invalid"} 1"#,
+            r#"soc2_reconcile_errors_total{reason="invalid",step="other"} 1"#,
+            r#"soc2_reconcile_errors_total{reason="invalid",step="status"} 1"#,
             r#"soc2_watch_cache_objects{kind="Pod"} 42"#,
             r#"soc2_evidence_snapshots_total{policy="daily",result="success"} 1"#,
             r#"soc2_evidence_last_success_timestamp_seconds{policy="daily"} 1700000000"#,

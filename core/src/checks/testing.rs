@@ -97,6 +97,16 @@ pub fn failing(outcome: &Outcome) -> Vec<String> {
     }
 }
 
+/// The finding messages of an evaluated outcome (panics when not applicable).
+pub fn messages(outcome: &Outcome) -> Vec<String> {
+    match outcome {
+        Outcome::Evaluated { findings, .. } => findings.iter().map(|f| f.message.clone()).collect(),
+        Outcome::NotApplicable { reason } => {
+            panic!("expected an evaluated outcome, got NotApplicable: {reason}")
+        }
+    }
+}
+
 /// The number of resources examined (panics when not applicable).
 pub fn checked(outcome: &Outcome) -> usize {
     match outcome {

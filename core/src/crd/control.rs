@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{Condition, preserve_unknown_object};
 
+/// The schema pattern of `expires` dates: an RFC 3339 timestamp or `YYYY-MM-DD` (one place for
+/// exceptions and attestations).
+pub const EXPIRY_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))?$";
+
 /// A SOC 2 control: what the organization commits to, which catalog checks evidence it, where
 /// they apply, and the approved exceptions and attestations.
 #[allow(clippy::duplicated_attributes)] // kube-derive takes repeated `printcolumn(type_ = ..)` keys
@@ -213,9 +217,7 @@ pub struct Exception {
     #[schemars(length(min = 1, max = 256))]
     pub approved_by: String,
     /// When it stops applying: RFC 3339 timestamp or `YYYY-MM-DD` (end of that day, UTC).
-    #[schemars(regex(
-        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))?$"
-    ))]
+    #[schemars(regex(pattern = EXPIRY_PATTERN))]
     pub expires: String,
     /// Optional ticket or document recording the approval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -255,9 +257,7 @@ pub struct Attestation {
     #[schemars(length(min = 1, max = 256))]
     pub attested_by: String,
     /// When the attestation must be renewed: RFC 3339 timestamp or `YYYY-MM-DD`.
-    #[schemars(regex(
-        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))?$"
-    ))]
+    #[schemars(regex(pattern = EXPIRY_PATTERN))]
     pub expires: String,
 }
 

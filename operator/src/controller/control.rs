@@ -20,7 +20,7 @@ use tracing::{info, instrument, warn};
 use super::Context;
 use super::enforce::{self, MANAGER};
 use super::status::{self, EnforcementReport};
-use crate::{Error, Result};
+use crate::{Error, Result, Step};
 use soc2_core::crd::{Enforcement, Soc2Control, Soc2ControlStatus};
 use soc2_core::engine::{ControlResult, SlaPolicy, evaluate_control};
 use soc2_core::snapshot::ClusterSnapshot;
@@ -45,7 +45,7 @@ pub async fn reconcile(
             // A control that cannot be decoded waits for a change; it never stalls the others.
             warn!(error = %invalid.error, "cannot decode Soc2Control; waiting for a change");
             ctx.metrics
-                .reconcile_failure(&Error::Invalid(String::new()));
+                .reconcile_failure(&Step::Decode.error(Error::Invalid(String::new())));
             if ctx.is_leader() {
                 let reference = guard.object_ref(&());
                 let ev = Event {
@@ -57,6 +57,7 @@ pub async fn reconcile(
                 };
                 if let Err(e) = ctx.recorder.publish(&ev, &reference).await {
                     warn!(error = %e, "could not publish event");
+                    ctx.metrics.reconcile_failure(&Step::Event.error(e));
                 }
             }
             return Ok(Action::await_change());
@@ -82,7 +83,7 @@ pub async fn reconcile(
                 }
             })
             .await
-            .map_err(|e| Error::Invalid(format!("finalizer: {e}")));
+            .map_err(|e| Step::Finalizer.error(Error::Invalid(e.to_string())));
         }
         let ctx2 = ctx.clone();
         return finalizer::finalizer(&api, FINALIZER, control, |ev| async move {
@@ -95,9 +96,9 @@ pub async fn reconcile(
         .map_err(|e| match e {
             finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => e,
             finalizer::Error::AddFinalizer(e) | finalizer::Error::RemoveFinalizer(e) => {
-                Error::Kube(e)
+                Step::Finalizer.error(e)
             }
-            other => Error::Invalid(format!("finalizer: {other}")),
+            other => Step::Finalizer.error(Error::Invalid(other.to_string())),
         });
     }
     apply(&control, &ctx).await
@@ -160,7 +161,9 @@ async fn apply(control: &Soc2Control, ctx: &Context) -> Result<Action> {
             if !ctx.is_leader() {
                 return Ok(Action::await_change());
             }
-            let out = enforce::enforce(&ctx.client, control, &result, &snapshot).await?;
+            let out = enforce::enforce(&ctx.client, control, &result, &snapshot, &ctx.namespace)
+                .await
+                .map_err(|e| Step::Enforce.error(e))?;
             report = out.report;
             actions = out.actions;
         }
@@ -169,7 +172,9 @@ async fn apply(control: &Soc2Control, ctx: &Context) -> Result<Action> {
                 return Ok(Action::await_change());
             }
             let kept = still_enforced(ctx, &control.name_any());
-            actions = enforce::relax(&ctx.client, control, &snapshot, &kept).await?;
+            actions = enforce::relax(&ctx.client, control, &snapshot, &kept)
+                .await
+                .map_err(|e| Step::Relax.error(e))?;
         }
         Enforcement::Audit => {}
     }
@@ -209,7 +214,8 @@ pub async fn write_status(
         &PatchParams::apply(MANAGER).force(),
         &Patch::Apply(status::apply_body(desired)),
     )
-    .await?;
+    .await
+    .map_err(|e| Step::Status.error(e))?;
     Ok(true)
 }
 
@@ -258,7 +264,7 @@ pub async fn publish_events(
         events.push((EventType::Warning, "RemediationOverdue", "Evaluate", note));
     }
     if !actions.is_empty() {
-        events.push((EventType::Normal, "Enforced", "Enforce", actions.join(", ")));
+        events.push((EventType::Normal, "Enforced", "Enforce", actions.join("; ")));
     }
     if events.is_empty() || !ctx.is_leader() {
         return;
@@ -275,6 +281,7 @@ pub async fn publish_events(
         };
         if let Err(e) = ctx.recorder.publish(&ev, &reference).await {
             warn!(error = %e, "could not publish event");
+            ctx.metrics.reconcile_failure(&Step::Event.error(e));
         }
     }
 }
@@ -284,7 +291,9 @@ async fn cleanup(control: &Soc2Control, ctx: &Context) -> Result<Action> {
     let snapshot = ctx.snapshot();
     if ctx.is_leader() {
         let kept = still_enforced(ctx, &control.name_any());
-        let actions = enforce::relax(&ctx.client, control, &snapshot, &kept).await?;
+        let actions = enforce::relax(&ctx.client, control, &snapshot, &kept)
+            .await
+            .map_err(|e| Step::Relax.error(e))?;
         if !actions.is_empty() {
             info!(actions = ?actions, "undid enforcement");
         }

@@ -96,6 +96,45 @@ impl ApiServerVerifier {
         })
     }
 
+    /// Answers every call with `response` (200), for tests of long-running tasks whose API
+    /// calls are not the point.
+    pub fn answer_all(mut self, response: Value) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            while let Some((_request, send)) = self.handle.next_request().await {
+                let bytes = serde_json::to_vec(&response).expect("JSON response");
+                send.send_response(
+                    Response::builder()
+                        .status(200)
+                        .body(Body::from(bytes))
+                        .expect("response"),
+                );
+            }
+        })
+    }
+
+    /// Answers the next call, whatever it is, with `response` and `status`.
+    pub async fn answer(&mut self, response: Value, status: u16) {
+        let (_request, send) = self.handle.next_request().await.expect("a call");
+        let bytes = serde_json::to_vec(&response).expect("JSON response");
+        send.send_response(
+            Response::builder()
+                .status(status)
+                .body(Body::from(bytes))
+                .expect("response"),
+        );
+    }
+
+    /// Takes the next call without answering it (a hung API server); `None` when the client
+    /// is gone.
+    pub async fn hold(
+        &mut self,
+    ) -> Option<(
+        Request<Body>,
+        tower_test::mock::SendResponse<Response<Body>>,
+    )> {
+        self.handle.next_request().await
+    }
+
     /// Asserts that no further request is pending once the scripted ones were served.
     pub async fn finish(task: tokio::task::JoinHandle<()>, mut extra: Option<Self>) {
         task.await.expect("scripted calls");

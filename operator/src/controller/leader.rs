@@ -1,9 +1,18 @@
 //! Leader election on a `coordination.k8s.io/v1` Lease.
 //!
-//! kube has no leader election; this follows the client-go protocol closely enough to
-//! interoperate: a holder renews `renewTime` every [`RENEW_EVERY`]; a candidate takes the lease
-//! over only when `renewTime + leaseDurationSeconds` has passed. Every write is a replace guarded
-//! by `resourceVersion`, so a `409 Conflict` means another replica won the race.
+//! kube has no leader election; this implements the client-go `leaderelection` rules that matter
+//! for safety, on the same Lease fields, so it interoperates with client-go candidates:
+//! - a holder renews `renewTime` every [`RENEW_EVERY`]; every write is a replace guarded by
+//!   `resourceVersion`, so a `409 Conflict` means another replica won the race;
+//! - expiry is judged by local observation time, never by the holder's clock: a candidate notes
+//!   when it first saw the current lease record (holder, `renewTime`, …) on its own monotonic
+//!   clock and takes the lease over only when that record has not changed for
+//!   `leaseDurationSeconds` ([`Observation`]); a holder with a skewed clock can neither keep a
+//!   lease forever nor lose it early;
+//! - each round is bounded by the renew deadline ([`RENEW_DEADLINE`], shorter than the lease): a
+//!   hung API call cannot keep this replica leading; leadership is dropped at the deadline.
+//!
+//! Not implemented from client-go: the `OnNewLeader` callback and the retry jitter.
 //!
 //! [`decide`] is the pure decision (times are inputs); [`run`] drives it and publishes
 //! leadership on a `watch::channel<bool>` that every writer checks before writing. Losing the
@@ -17,6 +26,7 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, PostParams};
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 /// How long a lease is valid without renewal.
@@ -67,8 +77,9 @@ pub enum Decision {
     Standby,
 }
 
-/// The pure decision: what `me` should do given the lease as read at `now`.
-pub fn decide(lease: Option<&LeaseView>, me: &str, now: Timestamp) -> Decision {
+/// The pure decision: what `me` should do given the lease as read, where `unchanged_for` is how
+/// long this replica has seen the same lease record (its own clock, see [`Observation`]).
+pub fn decide(lease: Option<&LeaseView>, me: &str, unchanged_for: Duration) -> Decision {
     let Some(lease) = lease else {
         return Decision::Create;
     };
@@ -78,18 +89,40 @@ pub fn decide(lease: Option<&LeaseView>, me: &str, now: Timestamp) -> Decision {
         Some(_) => {
             let duration = lease
                 .duration_secs
-                .map_or(LEASE_DURATION.as_secs() as i64, i64::from);
-            match lease.renewed {
-                Some(t) if now.as_second() < t.as_second() + duration => Decision::Standby,
-                _ => Decision::Acquire,
+                .and_then(|d| u64::try_from(d).ok())
+                .map_or(LEASE_DURATION, Duration::from_secs);
+            if unchanged_for < duration {
+                Decision::Standby
+            } else {
+                Decision::Acquire
             }
         }
     }
 }
 
-/// Whether a leader whose last successful renew was at `last_renew` may still write at `now`.
-pub fn still_leader(last_renew: Timestamp, now: Timestamp) -> bool {
-    now.duration_since(last_renew).as_secs_f64() < RENEW_DEADLINE.as_secs_f64()
+/// When this replica first saw the current lease record, on its own monotonic clock (client-go's
+/// `observedTime`). The holder's `renewTime` is only compared for change, never with our clock.
+#[derive(Clone, Debug, Default)]
+pub struct Observation {
+    seen: Option<(Option<LeaseView>, Instant)>,
+}
+
+impl Observation {
+    /// Records the record read at `now`; returns how long it has been unchanged.
+    pub fn observe(&mut self, lease: Option<&LeaseView>, now: Instant) -> Duration {
+        match &self.seen {
+            Some((view, since)) if view.as_ref() == lease => now.saturating_duration_since(*since),
+            _ => {
+                self.seen = Some((lease.cloned(), now));
+                Duration::ZERO
+            }
+        }
+    }
+}
+
+/// Whether a leader whose last successful renew was `since_renew` ago may still write.
+pub fn still_leader(since_renew: Duration) -> bool {
+    since_renew < RENEW_DEADLINE
 }
 
 /// The lease spec we write when holding it.
@@ -125,10 +158,12 @@ pub async fn try_acquire_or_renew(
     name: &str,
     me: &str,
     now: Timestamp,
+    observation: &mut Observation,
 ) -> kube::Result<bool> {
     let current = api.get_opt(name).await?;
     let view = current.as_ref().map(LeaseView::of);
-    let result = match (decide(view.as_ref(), me, now), current) {
+    let unchanged_for = observation.observe(view.as_ref(), Instant::now());
+    let result = match (decide(view.as_ref(), me, unchanged_for), current) {
         (Decision::Create, _) => {
             let lease = Lease {
                 metadata: ObjectMeta {
@@ -191,51 +226,81 @@ pub async fn run(
     tx: watch::Sender<bool>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut last_renew: Option<Timestamp> = None;
+    // Local, monotonic time of the last successful renew.
+    let mut last_renew: Option<Instant> = None;
+    let mut observation = Observation::default();
     loop {
-        let now = Timestamp::now();
-        match try_acquire_or_renew(&api, &name, &me, now).await {
-            Ok(true) => {
-                last_renew = Some(now);
+        // A round may take at most RENEW_EVERY, and never past the renew deadline.
+        let limit = match last_renew {
+            Some(t) => RENEW_EVERY.min(RENEW_DEADLINE.saturating_sub(t.elapsed())),
+            None => RENEW_EVERY,
+        };
+        let started = Instant::now();
+        let round = tokio::time::timeout(
+            limit,
+            try_acquire_or_renew(&api, &name, &me, Timestamp::now(), &mut observation),
+        );
+        let outcome = tokio::select! {
+            r = round => r,
+            _ = shutdown.changed() => break,
+        };
+        match outcome {
+            Ok(Ok(true)) => {
+                last_renew = Some(started);
                 if !*tx.borrow() {
                     info!(lease = %name, identity = %me, "acquired leadership");
                 }
                 tx.send_replace(true);
             }
-            Ok(false) => {
+            Ok(Ok(false)) => {
                 if *tx.borrow() {
                     warn!(lease = %name, "lost leadership to another holder; stopping writes");
                 }
                 last_renew = None;
                 tx.send_replace(false);
             }
-            Err(e) => {
-                let keep = last_renew.is_some_and(|t| still_leader(t, Timestamp::now()));
+            other => {
+                let error = match other {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => format!("no answer within {limit:?}"),
+                };
+                let keep = last_renew.is_some_and(|t| still_leader(t.elapsed()));
+                if !keep {
+                    last_renew = None;
+                }
                 if *tx.borrow() && !keep {
-                    warn!(lease = %name, error = %e, "could not renew before the deadline; stopping writes");
+                    warn!(lease = %name, error = %error, "could not renew before the deadline; stopping writes");
                 } else {
-                    warn!(lease = %name, error = %e, "lease round failed");
+                    warn!(lease = %name, error = %error, "lease round failed");
                 }
                 tx.send_replace(keep);
             }
         }
-        // Stop at the deadline even if the next round hangs.
-        let sleep = tokio::time::sleep(RENEW_EVERY);
+        // Sleep until the next round, waking at the renew deadline if that comes first.
+        let wait = match last_renew {
+            Some(t) if *tx.borrow() => RENEW_EVERY.min(RENEW_DEADLINE.saturating_sub(t.elapsed())),
+            _ => RENEW_EVERY,
+        };
         tokio::select! {
-            () = sleep => {}
+            () = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => break,
         }
         if let Some(t) = last_renew
-            && !still_leader(t, Timestamp::now())
+            && !still_leader(t.elapsed())
         {
+            if *tx.borrow() {
+                warn!(lease = %name, "renew deadline passed; stopping writes");
+            }
+            last_renew = None;
             tx.send_replace(false);
         }
     }
     tx.send_replace(false);
     if last_renew.is_some() {
-        match release(&api, &name, &me).await {
-            Ok(()) => info!(lease = %name, "released the lease"),
-            Err(e) => warn!(lease = %name, error = %e, "could not release the lease"),
+        match tokio::time::timeout(RENEW_EVERY, release(&api, &name, &me)).await {
+            Ok(Ok(())) => info!(lease = %name, "released the lease"),
+            Ok(Err(e)) => warn!(lease = %name, error = %e, "could not release the lease"),
+            Err(_) => warn!(lease = %name, "could not release the lease: no answer"),
         }
     }
 }
@@ -271,73 +336,90 @@ mod tests {
         }
     }
 
+    const S: fn(u64) -> Duration = Duration::from_secs;
+
     #[test]
     fn missing_lease_is_created() {
-        assert_eq!(
-            decide(None, "a", t("2026-01-01T00:00:00Z")),
-            Decision::Create
-        );
+        assert_eq!(decide(None, "a", S(0)), Decision::Create);
     }
 
     #[test]
     fn own_lease_is_renewed() {
         let v = view(Some("a"), "2026-01-01T00:00:00Z");
-        assert_eq!(
-            decide(Some(&v), "a", t("2026-01-01T00:00:05Z")),
-            Decision::Renew
-        );
+        assert_eq!(decide(Some(&v), "a", S(5)), Decision::Renew);
         // Even past expiry it is ours to renew (nobody took it).
-        assert_eq!(
-            decide(Some(&v), "a", t("2026-01-01T00:01:00Z")),
-            Decision::Renew
-        );
+        assert_eq!(decide(Some(&v), "a", S(60)), Decision::Renew);
     }
 
     #[test]
     fn valid_foreign_lease_means_standby_until_expiry() {
         let v = view(Some("b"), "2026-01-01T00:00:00Z");
-        assert_eq!(
-            decide(Some(&v), "a", t("2026-01-01T00:00:14Z")),
-            Decision::Standby
-        );
-        assert_eq!(
-            decide(Some(&v), "a", t("2026-01-01T00:00:15Z")),
-            Decision::Acquire
-        );
+        assert_eq!(decide(Some(&v), "a", S(14)), Decision::Standby);
+        assert_eq!(decide(Some(&v), "a", S(15)), Decision::Acquire);
     }
 
     #[test]
     fn released_lease_is_acquired_at_once() {
         let v = view(None, "2026-01-01T00:00:00Z");
-        assert_eq!(
-            decide(Some(&v), "a", t("2026-01-01T00:00:01Z")),
-            Decision::Acquire
-        );
+        assert_eq!(decide(Some(&v), "a", S(0)), Decision::Acquire);
         let empty = view(Some(""), "2026-01-01T00:00:00Z");
-        assert_eq!(
-            decide(Some(&empty), "a", t("2026-01-01T00:00:01Z")),
-            Decision::Acquire
-        );
+        assert_eq!(decide(Some(&empty), "a", S(0)), Decision::Acquire);
     }
 
     #[test]
-    fn foreign_lease_without_times_is_taken() {
+    fn foreign_lease_without_times_is_judged_by_observation_too() {
         let v = LeaseView {
             holder: Some("b".into()),
             renewed: None,
             duration_secs: None,
         };
+        assert_eq!(decide(Some(&v), "a", S(0)), Decision::Standby);
+        assert_eq!(decide(Some(&v), "a", LEASE_DURATION), Decision::Acquire);
+    }
+
+    /// A holder whose clock is far off: expiry follows our observation of its renewals, not
+    /// its `renewTime`.
+    #[test]
+    fn skewed_holder_clock_expiry_is_by_local_observation() {
+        let start = Instant::now();
+        let at = |s: u64| start + S(s);
+        // Behind by two hours: the old rule took a lease its holder renews every 5 s.
+        let mut seen = Observation::default();
+        for (i, renewed) in [
+            "2025-12-31T22:00:00Z",
+            "2025-12-31T22:00:05Z",
+            "2025-12-31T22:00:10Z",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let v = view(Some("b"), renewed);
+            let unchanged = seen.observe(Some(&v), at(5 * i as u64));
+            assert_eq!(decide(Some(&v), "a", unchanged), Decision::Standby);
+        }
+        // Ahead by two hours and then gone: the old rule waited two hours; we wait one lease
+        // duration after the record stopped changing.
+        let mut seen = Observation::default();
+        let v = view(Some("b"), "2026-01-01T02:00:00Z");
         assert_eq!(
-            decide(Some(&v), "a", t("2026-01-01T00:00:00Z")),
+            decide(Some(&v), "a", seen.observe(Some(&v), at(0))),
+            Decision::Standby
+        );
+        assert_eq!(
+            decide(Some(&v), "a", seen.observe(Some(&v), at(14))),
+            Decision::Standby
+        );
+        assert_eq!(
+            decide(Some(&v), "a", seen.observe(Some(&v), at(15))),
             Decision::Acquire
         );
     }
 
     #[test]
     fn writes_stop_at_the_renew_deadline() {
-        let renewed = t("2026-01-01T00:00:00Z");
-        assert!(still_leader(renewed, t("2026-01-01T00:00:09Z")));
-        assert!(!still_leader(renewed, t("2026-01-01T00:00:10Z")));
+        assert!(still_leader(S(9)));
+        assert!(!still_leader(S(10)));
+        assert!(RENEW_DEADLINE < LEASE_DURATION);
     }
 
     #[test]
@@ -399,7 +481,7 @@ mod tests {
             let api: Api<Lease> = Api::namespaced(client, "soc2-system");
             let now = t("2026-01-01T00:00:00Z");
             assert!(
-                try_acquire_or_renew(&api, "soc2-operator", "a", now)
+                try_acquire_or_renew(&api, "soc2-operator", "a", now, &mut Observation::default())
                     .await
                     .unwrap()
             );
@@ -421,7 +503,7 @@ mod tests {
             let api: Api<Lease> = Api::namespaced(client, "soc2-system");
             let now = t("2026-01-01T00:00:05Z");
             assert!(
-                !try_acquire_or_renew(&api, "soc2-operator", "a", now)
+                !try_acquire_or_renew(&api, "soc2-operator", "a", now, &mut Observation::default())
                     .await
                     .unwrap()
             );
@@ -439,11 +521,41 @@ mod tests {
             let api: Api<Lease> = Api::namespaced(client, "soc2-system");
             let now = t("2026-01-01T00:00:05Z");
             assert!(
-                !try_acquire_or_renew(&api, "soc2-operator", "a", now)
+                !try_acquire_or_renew(&api, "soc2-operator", "a", now, &mut Observation::default())
                     .await
                     .unwrap()
             );
             ApiServerVerifier::finish(task, None).await;
+        }
+
+        /// The API server stops answering after the lease was taken: leadership ends at the
+        /// renew deadline, before the lease could expire for the others.
+        #[tokio::test(start_paused = true)]
+        async fn a_hung_renew_loses_leadership_before_the_lease_ends() {
+            let (client, mut server) = mock_client();
+            let handle = tokio::spawn(async move {
+                server.answer(not_found(), 404).await;
+                server
+                    .answer(lease("a", "2026-01-01T00:00:00.000000Z", "1"), 201)
+                    .await;
+                // Every later call hangs; keep them open.
+                let mut held = Vec::new();
+                while let Some(call) = server.hold().await {
+                    held.push(call);
+                }
+            });
+            let api: Api<Lease> = Api::namespaced(client, "soc2-system");
+            let (tx, mut rx) = watch::channel(false);
+            let (_stop, shutdown) = watch::channel(false);
+            tokio::spawn(run(api, "soc2-operator".into(), "a".into(), tx, shutdown));
+            rx.wait_for(|l| *l).await.unwrap();
+            let acquired = Instant::now();
+            rx.wait_for(|l| !*l).await.unwrap();
+            let led = acquired.elapsed();
+            eprintln!("hung renew: leadership dropped {led:?} after the last renew");
+            assert!(led <= RENEW_DEADLINE, "{led:?}");
+            assert!(led < LEASE_DURATION);
+            handle.abort();
         }
 
         #[tokio::test]

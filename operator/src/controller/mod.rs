@@ -273,7 +273,7 @@ pub async fn run(config: Config) -> Result<()> {
         if let Err(e) = crate::http::serve(
             addr,
             http_metrics,
-            move || ready_state.synced(),
+            move || ready_state.ready(),
             http_shutdown,
         )
         .await
@@ -344,8 +344,9 @@ pub async fn run(config: Config) -> Result<()> {
             }
         })
         .await;
-    // The policy tasks see the same shutdown signal; give them a moment to stop.
-    if tokio::time::timeout(Duration::from_secs(5), policies)
+    // The policy tasks see the same shutdown signal; they stop at their next wait, after a
+    // write in progress (bounded to stay inside the 30 s termination grace period).
+    if tokio::time::timeout(Duration::from_secs(20), policies)
         .await
         .is_err()
     {

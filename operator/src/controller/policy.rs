@@ -4,7 +4,8 @@
 //! status and metrics.
 //!
 //! A reflector on `EvidencePolicy` drives the tasks: a new or changed spec (re)starts the
-//! policy's task, deletion stops it. Only the leader writes (evidence and status); standbys
+//! policy's task, deletion stops it. A task stops only at a wait, never inside a snapshot write,
+//! so no snapshot is left with documents but no manifest. Only the leader writes (evidence and status); standbys
 //! wait. Secret values never leave the steps that load them: errors name the Secret and key,
 //! never their content.
 
@@ -460,34 +461,65 @@ async fn sleep_while_leading(ctx: &Context, due: Timestamp) -> bool {
     !lost && *ctx.leader.borrow()
 }
 
-/// The loop of one policy. Runs until aborted (spec change or deletion).
-pub async fn run_policy(ctx: Arc<Context>, policy: Arc<EvidencePolicy>) {
+/// Runs `fut` unless `stop` fires first (`None` then; a dropped sender counts as a stop).
+/// Every wait of a policy task goes through this; the snapshot write does not, so stopping a
+/// task never cuts a snapshot between its documents and its manifest.
+async fn unless_stopped<F: std::future::Future>(
+    stop: &mut watch::Receiver<bool>,
+    fut: F,
+) -> Option<F::Output> {
+    tokio::select! {
+        biased;
+        _ = stop.wait_for(|s| *s) => None,
+        out = fut => Some(out),
+    }
+}
+
+/// The loop of one policy. Runs until `stop` fires (spec change, deletion, shutdown); it looks
+/// at `stop` only while waiting, never during a write. `previous` is the task this one replaces:
+/// it is awaited first, so two tasks never write the same chain at once.
+pub async fn run_policy(
+    ctx: Arc<Context>,
+    policy: Arc<EvidencePolicy>,
+    mut stop: watch::Receiver<bool>,
+    previous_task: Option<JoinHandle<()>>,
+) {
+    if let Some(task) = previous_task {
+        let _ = task.await;
+    }
     let name = policy.name_any();
     let generation = policy.metadata.generation;
     let mut previous = policy.status.clone();
     loop {
-        if !wait_leader(&ctx).await {
-            return;
+        match unless_stopped(&mut stop, wait_leader(&ctx)).await {
+            Some(true) => {}
+            Some(false) | None => return,
         }
         let mut observed = Observed {
             consecutive_failures: previous.as_ref().map_or(0, |s| s.consecutive_failures),
             ..Observed::default()
         };
-        let (validated, mut writer) = match open_writer(&ctx, &policy).await {
+        let Some(opened) = unless_stopped(&mut stop, open_writer(&ctx, &policy)).await else {
+            return;
+        };
+        let (validated, mut writer) = match opened {
             Ok(v) => v,
             Err((retry, msg)) => {
                 warn!(policy = %name, error = %msg, "evidence policy not ready");
                 observed.setup = Err(msg);
                 let status =
                     desired_status(generation, previous.as_ref(), &observed, Timestamp::now());
-                write_status(&ctx, &name, &status).await;
+                unless_stopped(&mut stop, write_status(&ctx, &name, &status)).await;
                 previous = Some(status);
-                if retry {
-                    tokio::time::sleep(SETUP_RETRY).await;
+                if retry
+                    && unless_stopped(&mut stop, tokio::time::sleep(SETUP_RETRY))
+                        .await
+                        .is_some()
+                {
                     continue;
                 }
-                // An invalid spec waits for a change (which restarts this task).
-                std::future::pending::<()>().await;
+                // An invalid spec waits for a change (which stops this task).
+                unless_stopped(&mut stop, std::future::pending::<()>()).await;
                 return;
             }
         };
@@ -501,23 +533,28 @@ pub async fn run_policy(ctx: Arc<Context>, policy: Arc<EvidencePolicy>) {
             let Some(due) = next_due(&validated.schedule, now) else {
                 observed.setup = Err("spec.schedule: no future time matches".into());
                 let status = desired_status(generation, previous.as_ref(), &observed, now);
-                write_status(&ctx, &name, &status).await;
-                std::future::pending::<()>().await;
+                unless_stopped(&mut stop, write_status(&ctx, &name, &status)).await;
+                unless_stopped(&mut stop, std::future::pending::<()>()).await;
                 return;
             };
             observed.next_snapshot = Some(due);
             let status = desired_status(generation, previous.as_ref(), &observed, now);
-            write_status(&ctx, &name, &status).await;
+            unless_stopped(&mut stop, write_status(&ctx, &name, &status)).await;
             previous = Some(status);
-            if !sleep_while_leading(&ctx, due).await {
-                info!(policy = %name, "lost leadership; evidence paused");
-                break;
+            match unless_stopped(&mut stop, sleep_while_leading(&ctx, due)).await {
+                None => return,
+                Some(false) => {
+                    info!(policy = %name, "lost leadership; evidence paused");
+                    break;
+                }
+                Some(true) => {}
             }
             // The controls' cache fills once the Soc2Control controller has listed them.
-            if let Some(store) = &ctx.controls
-                && store.wait_until_ready().await.is_err()
-            {
-                return;
+            if let Some(store) = &ctx.controls {
+                match unless_stopped(&mut stop, store.wait_until_ready()).await {
+                    Some(Ok(())) => {}
+                    Some(Err(_)) | None => return,
+                }
             }
             let now = Timestamp::now();
             let snapshot = ctx.snapshot();
@@ -526,6 +563,7 @@ pub async fn run_policy(ctx: Arc<Context>, policy: Arc<EvidencePolicy>) {
                 validated.selector.as_ref(),
                 &cached_controls(&ctx),
             );
+            // Not cancellable: documents, then the manifest, then pruning.
             let outcome = tick(&mut writer, &controls, &snapshot, now).await;
             record_metrics(&ctx.metrics, &name, &outcome, now);
             match &outcome {
@@ -535,15 +573,27 @@ pub async fn run_policy(ctx: Arc<Context>, policy: Arc<EvidencePolicy>) {
                     observed.failure(e);
                 }
             }
+            if *stop.borrow() {
+                return;
+            }
         }
     }
 }
 
-/// A running policy task and the spec it runs.
+/// A running policy task, the spec it runs, and its stop signal.
 struct Running {
     spec: EvidencePolicySpec,
     generation: Option<i64>,
     task: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
+impl Running {
+    /// Asks the task to stop at its next wait (a write in progress completes first).
+    fn stop(self) -> JoinHandle<()> {
+        self.stop.send_replace(true);
+        self.task
+    }
 }
 
 /// Step: brings the running tasks in line with the cached policies: starts new ones, restarts
@@ -566,28 +616,34 @@ fn sync_tasks(
         {
             continue;
         }
-        if let Some(old) = running.remove(&name) {
-            info!(policy = %name, "evidence policy changed; restarting");
-            old.task.abort();
-        }
-        let task = tokio::spawn(run_policy(ctx.clone(), p.clone()));
+        let previous = running.remove(&name).map(|old| {
+            info!(policy = %name, "evidence policy changed; restarting after its current write");
+            old.stop()
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(run_policy(ctx.clone(), p.clone(), stop_rx, previous));
         running.insert(
             name,
             Running {
                 spec: p.spec.clone(),
                 generation: p.metadata.generation,
                 task,
+                stop,
             },
         );
     }
-    running.retain(|name, r| {
-        let keep = seen.contains(name);
-        if !keep {
-            info!(policy = %name, "evidence policy deleted; stopping");
-            r.task.abort();
+    let gone: Vec<String> = running
+        .keys()
+        .filter(|n| !seen.contains(*n))
+        .cloned()
+        .collect();
+    for name in gone {
+        if let Some(r) = running.remove(&name) {
+            info!(policy = %name, "evidence policy deleted; stopping after its current write");
+            // Detached: it ends at its next wait.
+            drop(r.stop());
         }
-        keep
-    });
+    }
 }
 
 /// Watches `EvidencePolicy` and runs one task per policy until shutdown.
@@ -615,8 +671,11 @@ pub async fn run(ctx: Arc<Context>, mut shutdown: watch::Receiver<bool>) {
         }
         sync_tasks(&ctx, &mut running, reader.state());
     }
-    for (_, r) in running.drain() {
-        r.task.abort();
+    // Stop every task at its next wait and let writes in progress finish (the caller bounds
+    // how long it waits for this).
+    let tasks: Vec<JoinHandle<()>> = running.into_values().map(Running::stop).collect();
+    for task in tasks {
+        let _ = task.await;
     }
 }
 

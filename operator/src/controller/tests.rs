@@ -205,7 +205,7 @@ async fn undecodable_object_waits_for_a_change() {
     assert!(
         c.metrics
             .render()
-            .contains(r#"soc2_reconcile_errors_total{reason="invalid"} 1"#)
+            .contains(r#"soc2_reconcile_errors_total{reason="invalid",step="decode"} 1"#)
     );
 }
 

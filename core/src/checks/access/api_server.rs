@@ -281,7 +281,7 @@ mod tests {
     use serde_json::json;
 
     use super::{AUTHN_ID, AUTHZ_ID, go_bool};
-    use crate::checks::testing::{checked, failing, now, run, run_scoped, snapshot};
+    use crate::checks::testing::{checked, failing, messages, now, run, run_scoped, snapshot};
     use crate::checks::{Outcome, ScopeFilter, catalog};
 
     /// A kubeadm-style static pod; `flags` is a YAML flow list appended to the command.
@@ -294,15 +294,6 @@ mod tests {
 
     const HARDENED: &str = "[--anonymous-auth=false, '--authorization-mode=Node,RBAC', \
         --oidc-issuer-url=https://idp.example.com, --oidc-client-id=kubernetes]";
-
-    fn messages(o: &Outcome) -> Vec<String> {
-        match o {
-            Outcome::Evaluated { findings, .. } => {
-                findings.iter().map(|f| f.message.clone()).collect()
-            }
-            Outcome::NotApplicable { reason } => panic!("{reason}"),
-        }
-    }
 
     #[test]
     fn hardened_api_servers_pass_both_checks() {

@@ -801,7 +801,7 @@ mod tests {
     use base64::Engine;
 
     use super::{NameKind, Params, classify, format_in, is_placeholder, snake_case};
-    use crate::checks::testing::{checked, failing, run, run_scoped};
+    use crate::checks::testing::{checked, failing, messages, run, run_scoped};
     use crate::checks::{Outcome, ScopeFilter, catalog};
 
     const ID: &str = "data.credentials-in-plain-config";
@@ -879,15 +879,6 @@ data:
   log_level: info
   password_policy_hint: "<set in vault>"
 "#;
-
-    fn messages(o: &Outcome) -> Vec<String> {
-        match o {
-            Outcome::Evaluated { findings, .. } => {
-                findings.iter().map(|f| f.message.clone()).collect()
-            }
-            Outcome::NotApplicable { reason } => panic!("{reason}"),
-        }
-    }
 
     #[test]
     fn clean_config_passes() {

@@ -154,7 +154,7 @@ impl Check for DefaultDeny {
 mod tests {
     use serde_json::json;
 
-    use crate::checks::testing::{checked, failing, run, run_scoped};
+    use crate::checks::testing::{checked, failing, messages, run, run_scoped};
     use crate::checks::{Outcome, ScopeFilter, catalog};
 
     const ID: &str = "network.default-deny";
@@ -349,15 +349,6 @@ mod tests {
         format!(
             "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}, labels: {labels}}}\n---\n"
         )
-    }
-
-    fn messages(out: &Outcome) -> Vec<String> {
-        match out {
-            Outcome::Evaluated { findings, .. } => {
-                findings.iter().map(|f| f.message.clone()).collect()
-            }
-            Outcome::NotApplicable { reason } => panic!("not applicable: {reason}"),
-        }
     }
 
     #[test]

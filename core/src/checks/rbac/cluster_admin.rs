@@ -131,8 +131,8 @@ impl Check for ClusterAdmin {
 mod tests {
     use serde_json::json;
 
-    use crate::checks::testing::{checked, failing, run, run_scoped};
-    use crate::checks::{Outcome, ScopeFilter, catalog};
+    use crate::checks::testing::{checked, failing, messages, run, run_scoped};
+    use crate::checks::{ScopeFilter, catalog};
 
     const ID: &str = "rbac.cluster-admin";
 
@@ -203,15 +203,6 @@ roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-
 subjects:
 - {apiGroup: rbac.authorization.k8s.io, kind: User, name: bob}
 "#;
-
-    fn messages(outcome: &Outcome) -> Vec<String> {
-        match outcome {
-            Outcome::Evaluated { findings, .. } => {
-                findings.iter().map(|f| f.message.clone()).collect()
-            }
-            Outcome::NotApplicable { reason } => panic!("not applicable: {reason}"),
-        }
-    }
 
     #[test]
     fn kubernetes_defaults_pass() {

@@ -461,19 +461,10 @@ fn describe(held: &[Held<'_>]) -> Option<String> {
 mod tests {
     use serde_json::json;
 
-    use crate::checks::testing::{checked, failing, run, run_scoped};
-    use crate::checks::{Outcome, ScopeFilter, catalog};
+    use crate::checks::testing::{checked, failing, messages, run, run_scoped};
+    use crate::checks::{ScopeFilter, catalog};
 
     const ID: &str = "rbac.privilege-escalation";
-
-    fn messages(outcome: &Outcome) -> Vec<String> {
-        match outcome {
-            Outcome::Evaluated { findings, .. } => {
-                findings.iter().map(|f| f.message.clone()).collect()
-            }
-            Outcome::NotApplicable { reason } => panic!("not applicable: {reason}"),
-        }
-    }
 
     /// A ClusterRole with `rules`, bound cluster-wide to user `eve`.
     fn cluster_grant(rules: &str) -> String {

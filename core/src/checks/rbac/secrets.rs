@@ -180,8 +180,8 @@ fn secret_read<'a>(
 mod tests {
     use serde_json::json;
 
-    use crate::checks::testing::{checked, failing, run, run_scoped};
-    use crate::checks::{Outcome, ScopeFilter, catalog};
+    use crate::checks::testing::{checked, failing, messages, run, run_scoped};
+    use crate::checks::{ScopeFilter, catalog};
 
     const ID: &str = "rbac.secrets-access";
 
@@ -304,15 +304,6 @@ metadata: {name: addon-secrets, namespace: kube-system}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: secret-reader}
 subjects: [{kind: User, name: frank}]
 "#;
-
-    fn messages(outcome: &Outcome) -> Vec<String> {
-        match outcome {
-            Outcome::Evaluated { findings, .. } => {
-                findings.iter().map(|f| f.message.clone()).collect()
-            }
-            Outcome::NotApplicable { reason } => panic!("not applicable: {reason}"),
-        }
-    }
 
     fn namespaced() -> String {
         format!("{FIXTURE}---\n{NAMESPACED}")

@@ -199,8 +199,8 @@ fn describe(rule: &PolicyRule) -> Option<String> {
 mod tests {
     use serde_json::json;
 
-    use crate::checks::testing::{checked, failing, run, run_scoped};
-    use crate::checks::{Outcome, ScopeFilter, catalog};
+    use crate::checks::testing::{checked, failing, messages, run, run_scoped};
+    use crate::checks::{ScopeFilter, catalog};
 
     const ID: &str = "rbac.wildcards";
 
@@ -266,15 +266,6 @@ metadata: {name: admins}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
 subjects: [{kind: Group, name: ops}]
 "#;
-
-    fn messages(outcome: &Outcome) -> Vec<String> {
-        match outcome {
-            Outcome::Evaluated { findings, .. } => {
-                findings.iter().map(|f| f.message.clone()).collect()
-            }
-            Outcome::NotApplicable { reason } => panic!("not applicable: {reason}"),
-        }
-    }
 
     #[test]
     fn explicit_and_system_roles_pass() {

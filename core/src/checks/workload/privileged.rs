@@ -181,8 +181,8 @@ impl Check for Privileged {
 mod tests {
     use serde_json::json;
 
-    use crate::checks::testing::{checked, failing, run, run_scoped};
-    use crate::checks::{Outcome, ScopeFilter, catalog};
+    use crate::checks::testing::{checked, failing, messages, run, run_scoped};
+    use crate::checks::{ScopeFilter, catalog};
 
     const ID: &str = "workload.privileged";
 
@@ -205,15 +205,6 @@ spec:
         securityContext: {{allowPrivilegeEscalation: false, runAsNonRoot: true{sc_extra}}}
 ---"#
         )
-    }
-
-    fn messages(o: &Outcome) -> Vec<String> {
-        match o {
-            Outcome::Evaluated { findings, .. } => {
-                findings.iter().map(|f| f.message.clone()).collect()
-            }
-            Outcome::NotApplicable { reason } => panic!("not applicable: {reason}"),
-        }
     }
 
     #[test]

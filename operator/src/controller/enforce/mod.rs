@@ -50,7 +50,7 @@ pub fn spec_hash(v: &Value) -> String {
 pub struct Outcome {
     /// For status.
     pub report: EnforcementReport,
-    /// Human-readable actions taken (for an Event), empty when nothing changed.
+    /// Human-readable actions taken (for an Event, joined by `; `), empty when nothing changed.
     pub actions: Vec<String>,
 }
 
@@ -62,20 +62,22 @@ fn cached_hash<K: Resource>(list: Option<&Vec<std::sync::Arc<K>>>, name: &str) -
         .and_then(|a| a.get(admission::HASH_ANNOTATION).cloned())
 }
 
-/// Enforces a valid `Enforce` control: remediates its failing findings and installs its
-/// admission policies (or reports that the cluster cannot serve them).
+/// Enforces a valid `Enforce` control: remediates its failing findings (outside
+/// `operator_namespace`) and installs its admission policies (or reports that the cluster
+/// cannot serve them).
 pub async fn enforce(
     client: &Client,
     control: &Soc2Control,
     result: &ControlResult,
     snapshot: &ClusterSnapshot,
+    operator_namespace: &str,
 ) -> kube::Result<Outcome> {
     let mut out = Outcome::default();
     let name = control.name_any();
 
-    for r in remediate::plan(result, snapshot) {
+    for r in remediate::plan(result, snapshot, operator_namespace) {
         remediate::apply(client, control, &r).await?;
-        out.actions.push(format!("{r:?}"));
+        out.actions.push(r.to_string());
     }
     let remediable: Vec<&str> = control
         .spec
@@ -88,6 +90,10 @@ pub async fn enforce(
         out.report
             .details
             .insert("remediation".into(), remediable.join(", "));
+        out.report.details.insert(
+            "remediationExcludes".into(),
+            format!("namespace {operator_namespace} (the operator's own)"),
+        );
     }
 
     let rendered = admission::render_all(control);
@@ -216,7 +222,7 @@ pub async fn relax(
     let mut actions = Vec::new();
     for u in remediate::undo_plan(control, snapshot, still_enforced) {
         remediate::undo(client, &u).await?;
-        actions.push(format!("{u:?}"));
+        actions.push(u.to_string());
     }
     let n = delete_policies(client, snapshot, &control.name_any(), &BTreeSet::new()).await?;
     if n > 0 {

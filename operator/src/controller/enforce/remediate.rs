@@ -10,6 +10,10 @@
 //! Undo of the last two applies an empty body with the same manager: the API server then drops
 //! the fields that manager owned and nothing else. Planning is pure; the async functions only
 //! send what was planned.
+//!
+//! The operator's own namespace is never remediated: a default-deny NetworkPolicy there would
+//! cut Prometheus off from `/metrics` (and the operator off from its webhooks, if any). Its
+//! findings stay in status; only the change is withheld.
 
 use std::collections::BTreeSet;
 
@@ -64,6 +68,35 @@ pub enum Undo {
     ReleaseAutomount(String),
 }
 
+impl std::fmt::Display for Remediation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::DefaultDeny(ns) => write!(f, "default-deny NetworkPolicy in namespace {ns}"),
+            Self::PsaLabel(ns) => write!(f, "PSA label on namespace {ns}"),
+            Self::NoAutomount(ns) => {
+                write!(f, "token auto-mount off for ServiceAccount {ns}/default")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Undo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::DeleteDefaultDeny(ns) => {
+                write!(f, "removed default-deny NetworkPolicy in namespace {ns}")
+            }
+            Self::ReleasePsaLabel(ns) => write!(f, "released PSA label on namespace {ns}"),
+            Self::ReleaseAutomount(ns) => {
+                write!(
+                    f,
+                    "released token auto-mount setting of ServiceAccount {ns}/default"
+                )
+            }
+        }
+    }
+}
+
 fn namespace_of(r: &ResourceRef) -> Option<&str> {
     if r.kind == "Namespace" {
         Some(r.name.as_str())
@@ -72,8 +105,13 @@ fn namespace_of(r: &ResourceRef) -> Option<&str> {
     }
 }
 
-/// What to remediate for a control's failing findings.
-pub fn plan(result: &ControlResult, snapshot: &ClusterSnapshot) -> Vec<Remediation> {
+/// What to remediate for a control's failing findings. Nothing in `operator_namespace` (the
+/// operator's own, from `POD_NAMESPACE`) is planned.
+pub fn plan(
+    result: &ControlResult,
+    snapshot: &ClusterSnapshot,
+    operator_namespace: &str,
+) -> Vec<Remediation> {
     let mut out = BTreeSet::new();
     for check in result
         .checks
@@ -84,6 +122,9 @@ pub fn plan(result: &ControlResult, snapshot: &ClusterSnapshot) -> Vec<Remediati
             let Some(ns) = namespace_of(&f.resource) else {
                 continue;
             };
+            if ns == operator_namespace {
+                continue;
+            }
             match check.check.as_str() {
                 "network.default-deny" => {
                     out.insert(Remediation::DefaultDeny(ns.to_string()));
@@ -367,12 +408,66 @@ mod tests {
             ),
         ]);
         assert_eq!(
-            plan(&r, &snap),
+            plan(&r, &snap, "soc2-system"),
             vec![
                 Remediation::DefaultDeny("a".into()),
                 Remediation::PsaLabel("b".into()),
                 Remediation::NoAutomount("a".into()),
             ]
+        );
+    }
+
+    #[test]
+    fn the_operators_own_namespace_is_never_remediated() {
+        let snap = ClusterSnapshot::new(Objects {
+            service_accounts: vec![sa("soc2-system", None, None), sa("payments", None, None)],
+            ..Objects::default()
+        });
+        let both = [
+            ResourceRef::new("Namespace", None, "soc2-system"),
+            ResourceRef::new("Namespace", None, "payments"),
+        ];
+        let r = result(vec![
+            failing("network.default-deny", &both),
+            failing("workload.pod-security-admission", &both),
+            failing(
+                "rbac.default-serviceaccount",
+                &[
+                    ResourceRef::new("ServiceAccount", Some("soc2-system"), "default"),
+                    ResourceRef::new("ServiceAccount", Some("payments"), "default"),
+                ],
+            ),
+        ]);
+        let planned = plan(&r, &snap, "soc2-system");
+        assert_eq!(
+            planned,
+            vec![
+                Remediation::DefaultDeny("payments".into()),
+                Remediation::PsaLabel("payments".into()),
+                Remediation::NoAutomount("payments".into()),
+            ]
+        );
+        // Another operator namespace: this one is remediated like any other.
+        assert!(plan(&r, &snap, "ops").contains(&Remediation::DefaultDeny("soc2-system".into())));
+    }
+
+    #[test]
+    fn actions_read_as_sentences() {
+        assert_eq!(
+            Remediation::DefaultDeny("legacy".into()).to_string(),
+            "default-deny NetworkPolicy in namespace legacy"
+        );
+        assert_eq!(
+            Remediation::PsaLabel("payments".into()).to_string(),
+            "PSA label on namespace payments"
+        );
+        assert_eq!(
+            Remediation::NoAutomount("a".into()).to_string(),
+            "token auto-mount off for ServiceAccount a/default"
+        );
+        assert_eq!(
+            Undo::DeleteDefaultDeny("legacy".into()).to_string(),
+            "removed default-deny NetworkPolicy in namespace legacy"
         );
     }
 

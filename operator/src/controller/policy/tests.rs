@@ -442,3 +442,105 @@ mod api {
         .expect("a standby makes no API call");
     }
 }
+
+/// Counts documents and manifests under an evidence directory.
+fn scan(dir: &std::path::Path) -> (usize, usize) {
+    let (mut docs, mut manifests) = (0, 0);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.file_name().is_some_and(|n| n == "manifest.json") {
+                manifests += 1;
+            } else {
+                docs += 1;
+            }
+        }
+    }
+    (docs, manifests)
+}
+
+/// One run: stops the task as soon as a document of its first snapshot is on disk. Returns
+/// whether the manifest was still missing at that moment (the stop came mid-write); asserts
+/// that the snapshot completed anyway and the task ended.
+async fn stop_mid_write_once() -> bool {
+    use crate::controller::fixtures::mock_client;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", dir.path().display());
+    let mut policy_spec = spec(&url);
+    policy_spec.interval = Some("1s".into());
+    let policy: EvidencePolicy = serde_json::from_value(serde_json::json!({
+        "apiVersion": "soc2.evidence.dev/v1alpha1", "kind": "EvidencePolicy",
+        "metadata": {"name": "fast", "generation": 1},
+        "spec": serde_json::to_value(&policy_spec).unwrap(),
+    }))
+    .unwrap();
+    let (client, server) = mock_client();
+    let _api = server.answer_all(serde_json::to_value(&policy).unwrap());
+    let mut ctx = Context::for_tests(
+        client,
+        ClusterSnapshot::new(soc2_core::synth::generate(5000, 1)),
+        true,
+        false,
+    );
+    let (_leader, leader_rx) = watch::channel(true);
+    ctx.leader = leader_rx;
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(run_policy(Arc::new(ctx), Arc::new(policy), stop_rx, None));
+
+    // Watch the directory from a thread of its own, so the stop follows the first document
+    // within microseconds.
+    let path = dir.path().to_path_buf();
+    let manifests_at_stop = tokio::task::spawn_blocking(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let (docs, manifests) = scan(&path);
+            if docs > 0 {
+                stop.send_replace(true);
+                return manifests;
+            }
+            assert!(std::time::Instant::now() < deadline, "no snapshot started");
+            std::thread::yield_now();
+        }
+    })
+    .await
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("the task stops after the write")
+        .expect("the task does not panic");
+    let (docs, manifests) = scan(dir.path());
+    assert_eq!(
+        manifests, 1,
+        "the snapshot in progress completed, no other began"
+    );
+    assert!(docs > 0);
+    let store = Store::open(&policy_spec.storage, &BTreeMap::new()).unwrap();
+    let report = soc2_evidence::verify::verify(&store, &VerifyOptions::all(Timestamp::now()))
+        .await
+        .unwrap();
+    assert!(report.ok(), "{}", report.to_text());
+    manifests_at_stop == 0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_a_write_lets_the_snapshot_finish_then_the_task_ends() {
+    // The stop must land between documents and manifest at least once; each run checks that
+    // the snapshot completed and the task ended regardless.
+    let mut mid_write = false;
+    for _ in 0..6 {
+        if stop_mid_write_once().await {
+            mid_write = true;
+            break;
+        }
+    }
+    assert!(
+        mid_write,
+        "no run stopped the task between documents and manifest"
+    );
+}
