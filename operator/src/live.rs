@@ -53,12 +53,33 @@ async fn discover_dynamic(client: &Client) -> Result<ServedDyn> {
                 }
             };
             if asked[idx].1.iter().any(|n| n == api.plural) {
-                served.set(kind, (group, version));
+                if readable(client, kind, (group, version)).await? {
+                    served.set(kind, (group, version));
+                }
                 break;
             }
         }
     }
     Ok(served)
+}
+
+/// Whether the operator may list a served kind. The chart grants the GitOps and alerting
+/// sources only when enabled (`sources.*`); a kind the operator may not read is treated as not
+/// served (its checks say NotApplicable) rather than watched into a stream of 403s.
+async fn readable(client: &Client, kind: DynKind, source: (&str, &str)) -> Result<bool> {
+    let api = Api::<DynamicObject>::all_with(client.clone(), &kind.resource(source));
+    match api.list_metadata(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(e)) if e.code == 403 => {
+            tracing::warn!(
+                kind = kind.api().label,
+                "served but not readable by the operator (enable its source in the chart); \
+                 treated as not served"
+            );
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Asks the API server which optional APIs it serves.
@@ -279,10 +300,8 @@ mod tests {
             Some(0),
             "VAP served, empty"
         );
-        assert!(
-            seen.iter()
-                .all(|u| u.contains("limit=500") || u.starts_with("/apis/") && !u.contains('?'))
-        );
+        assert!(seen.iter().all(|u| u.contains("limit=500")
+            || u.starts_with("/apis/") && (!u.contains('?') || u.ends_with("?limit=1"))));
         assert!(!seen.iter().any(|u| u.contains("velero.io/v1/")));
 
         let cnp = objects
@@ -332,6 +351,10 @@ mod tests {
                     "/apis/admissionregistration.k8s.io/v1" => {
                         resource_list("admissionregistration.k8s.io/v1", &[])
                     }
+                    p if p.starts_with("/apis/crd.projectcalico.org/v1/") => (
+                        200,
+                        json!({"kind": "List", "apiVersion": "v1", "metadata": {}, "items": []}),
+                    ),
                     _ => not_found(),
                 };
                 let response = Response::builder()
@@ -355,6 +378,56 @@ mod tests {
         assert!(
             !seen.iter().any(|p| p == "/apis/projectcalico.org/v3"),
             "the aggregated v3 API is not asked when v1 serves: {seen:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_served_kind_the_operator_may_not_read_is_not_served() {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let server = tokio::spawn(async move {
+            while let Some((req, send)) = handle.next_request().await {
+                let path = req.uri().path().to_string();
+                let (status, body) = match path.as_str() {
+                    "/apis/argoproj.io/v1alpha1" => resource_list(
+                        "argoproj.io/v1alpha1",
+                        &[("applications", "Application", true)],
+                    ),
+                    "/apis/monitoring.coreos.com/v1" => resource_list(
+                        "monitoring.coreos.com/v1",
+                        &[
+                            ("prometheusrules", "PrometheusRule", true),
+                            ("alertmanagers", "Alertmanager", true),
+                        ],
+                    ),
+                    "/apis/argoproj.io/v1alpha1/applications" => (
+                        403,
+                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403, "message": "forbidden"}),
+                    ),
+                    p if p.starts_with("/apis/monitoring.coreos.com/v1/") => (
+                        200,
+                        json!({"kind": "List", "apiVersion": "v1", "metadata": {}, "items": []}),
+                    ),
+                    _ => not_found(),
+                };
+                let response = Response::builder()
+                    .status(status)
+                    .body(Body::from(serde_json::to_vec(&body).unwrap()))
+                    .unwrap();
+                send.send_response(response);
+            }
+        });
+        let client = Client::new(service, "default");
+        let apis = discover(&client).await.expect("discovers");
+        drop(client);
+        server.await.unwrap();
+        assert_eq!(apis.dynamic.get(DynKind::ArgoApplication), None, "403: not read");
+        assert_eq!(
+            apis.dynamic.get(DynKind::PrometheusRule),
+            Some(("monitoring.coreos.com", "v1"))
+        );
+        assert_eq!(
+            apis.dynamic.get(DynKind::Alertmanager),
+            Some(("monitoring.coreos.com", "v1"))
         );
     }
 }

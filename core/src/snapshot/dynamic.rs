@@ -35,6 +35,20 @@ pub enum DynKind {
     CalicoNetworkPolicy,
     /// Calico `GlobalNetworkPolicy` (crd.projectcalico.org/v1 or projectcalico.org/v3).
     CalicoGlobalNetworkPolicy,
+    // GitOps and alerting sources (`change.gitops-reconciled`, `monitoring.alerting`); trimmed
+    // by [`super::gitops_alerting::trim`].
+    /// Argo CD `Application` (argoproj.io/v1alpha1), namespaced.
+    ArgoApplication,
+    /// Flux `Kustomization` (kustomize.toolkit.fluxcd.io/v1, or v1beta2), namespaced.
+    FluxKustomization,
+    /// Flux `HelmRelease` (helm.toolkit.fluxcd.io/v2, or v2beta2), namespaced.
+    FluxHelmRelease,
+    /// Flux `GitRepository` (source.toolkit.fluxcd.io/v1, or v1beta2), namespaced.
+    FluxGitRepository,
+    /// prometheus-operator `PrometheusRule` (monitoring.coreos.com/v1), namespaced.
+    PrometheusRule,
+    /// prometheus-operator `Alertmanager` (monitoring.coreos.com/v1), namespaced.
+    Alertmanager,
 }
 
 /// How one [`DynKind`] is served.
@@ -64,8 +78,25 @@ pub const CALICO_GROUP: &str = "projectcalico.org";
 const CILIUM: &[(&str, &str)] = &[(CILIUM_GROUP, "v2")];
 const CALICO: &[(&str, &str)] = &[(CALICO_CRD_GROUP, "v1"), (CALICO_GROUP, "v3")];
 
+/// The Argo CD API group.
+pub const ARGO_GROUP: &str = "argoproj.io";
+/// The Flux kustomize-controller API group.
+pub const FLUX_KUSTOMIZE_GROUP: &str = "kustomize.toolkit.fluxcd.io";
+/// The Flux helm-controller API group.
+pub const FLUX_HELM_GROUP: &str = "helm.toolkit.fluxcd.io";
+/// The Flux source-controller API group.
+pub const FLUX_SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
+/// The prometheus-operator API group.
+pub const MONITORING_GROUP: &str = "monitoring.coreos.com";
+
+const ARGO: &[(&str, &str)] = &[(ARGO_GROUP, "v1alpha1")];
+const FLUX_KUSTOMIZE: &[(&str, &str)] = &[(FLUX_KUSTOMIZE_GROUP, "v1"), (FLUX_KUSTOMIZE_GROUP, "v1beta2")];
+const FLUX_HELM: &[(&str, &str)] = &[(FLUX_HELM_GROUP, "v2"), (FLUX_HELM_GROUP, "v2beta2")];
+const FLUX_SOURCE: &[(&str, &str)] = &[(FLUX_SOURCE_GROUP, "v1"), (FLUX_SOURCE_GROUP, "v1beta2")];
+const MONITORING: &[(&str, &str)] = &[(MONITORING_GROUP, "v1")];
+
 /// Number of [`DynKind`]s.
-pub const DYN_KIND_COUNT: usize = 4;
+pub const DYN_KIND_COUNT: usize = 10;
 
 impl DynKind {
     /// Every kind, in table order.
@@ -74,6 +105,12 @@ impl DynKind {
         DynKind::CiliumClusterwideNetworkPolicy,
         DynKind::CalicoNetworkPolicy,
         DynKind::CalicoGlobalNetworkPolicy,
+        DynKind::ArgoApplication,
+        DynKind::FluxKustomization,
+        DynKind::FluxHelmRelease,
+        DynKind::FluxGitRepository,
+        DynKind::PrometheusRule,
+        DynKind::Alertmanager,
     ];
 
     /// How the kind is served.
@@ -110,6 +147,54 @@ impl DynKind {
                 sources: CALICO,
                 label: "GlobalNetworkPolicy.projectcalico.org",
                 display: "Calico GlobalNetworkPolicy",
+            },
+            DynKind::ArgoApplication => &DynApi {
+                kind: "Application",
+                plural: "applications",
+                namespaced: true,
+                sources: ARGO,
+                label: "Application.argoproj.io",
+                display: "Argo CD Application",
+            },
+            DynKind::FluxKustomization => &DynApi {
+                kind: "Kustomization",
+                plural: "kustomizations",
+                namespaced: true,
+                sources: FLUX_KUSTOMIZE,
+                label: "Kustomization.kustomize.toolkit.fluxcd.io",
+                display: "Flux Kustomization",
+            },
+            DynKind::FluxHelmRelease => &DynApi {
+                kind: "HelmRelease",
+                plural: "helmreleases",
+                namespaced: true,
+                sources: FLUX_HELM,
+                label: "HelmRelease.helm.toolkit.fluxcd.io",
+                display: "Flux HelmRelease",
+            },
+            DynKind::FluxGitRepository => &DynApi {
+                kind: "GitRepository",
+                plural: "gitrepositories",
+                namespaced: true,
+                sources: FLUX_SOURCE,
+                label: "GitRepository.source.toolkit.fluxcd.io",
+                display: "Flux GitRepository",
+            },
+            DynKind::PrometheusRule => &DynApi {
+                kind: "PrometheusRule",
+                plural: "prometheusrules",
+                namespaced: true,
+                sources: MONITORING,
+                label: "PrometheusRule.monitoring.coreos.com",
+                display: "PrometheusRule",
+            },
+            DynKind::Alertmanager => &DynApi {
+                kind: "Alertmanager",
+                plural: "alertmanagers",
+                namespaced: true,
+                sources: MONITORING,
+                label: "Alertmanager.monitoring.coreos.com",
+                display: "Alertmanager",
             },
         }
     }
@@ -238,12 +323,19 @@ impl From<[Option<Vec<Arc<DynamicObject>>>; DYN_KIND_COUNT]> for DynObjects {
 /// Drops what no check reads of a table kind's object: `status` (Cilium reports per-node
 /// enforcement there; the checks read only `spec`/`specs`). Called by [`super::trim`], the one
 /// trim; objects of other dynamic kinds (Velero's, whose status checks read) are left alone.
+/// The GitOps and alerting kinds keep only the fields their checks and evidence read
+/// ([`super::gitops_alerting::trim`]).
 pub(super) fn trim_data(obj: &mut DynamicObject) {
-    let is_table_kind = obj.types.as_ref().is_some_and(|t| {
+    let table_kind = obj.types.as_ref().and_then(|t| {
         let (group, _) = super::legacy::split_api_version(&t.api_version);
-        DynKind::of(group, &t.kind).is_some()
+        DynKind::of(group, &t.kind)
     });
-    if is_table_kind && let Value::Object(map) = &mut obj.data {
+    if let Some(kind) = table_kind
+        && super::gitops_alerting::trim(kind, &mut obj.data)
+    {
+        return;
+    }
+    if table_kind.is_some() && let Value::Object(map) = &mut obj.data {
         map.remove("status");
     }
 }

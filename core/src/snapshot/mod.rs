@@ -7,6 +7,7 @@
 //! checks can say `NotApplicable` or fall back.
 
 pub mod dynamic;
+mod gitops_alerting;
 mod index;
 pub mod kinds;
 mod legacy;
