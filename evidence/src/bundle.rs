@@ -192,12 +192,22 @@ mod tests {
         assert_eq!(apps[0]["resource"]["kind"], "HelmRelease");
         assert_eq!(apps[0]["sources"][0]["reference"], "chart redis 19.5.x");
 
-        let argo = Bundle::build(&evaluation(), &snapshot("argocd/fail.yaml"), &include)
-            .expect("builds");
-        let doc = argo.documents.iter().find(|d| d.name == GITOPS).expect("gitops.json");
+        let argo =
+            Bundle::build(&evaluation(), &snapshot("argocd/fail.yaml"), &include).expect("builds");
+        let doc = argo
+            .documents
+            .iter()
+            .find(|d| d.name == GITOPS)
+            .expect("gitops.json");
         let text = String::from_utf8(doc.bytes.clone()).expect("utf-8");
-        assert!(text.contains("\"revision\":\"4b7e1d9c02af83e56f1b2c3d4e5f60718293a4b5\""), "{text}");
-        assert!(text.contains("\"syncedAt\":\"2025-06-06T08:15:02Z\""), "{text}");
+        assert!(
+            text.contains("\"revision\":\"4b7e1d9c02af83e56f1b2c3d4e5f60718293a4b5\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"syncedAt\":\"2025-06-06T08:15:02Z\""),
+            "{text}"
+        );
         assert!(text.contains("\"pinnedCommit\":true"), "{text}");
     }
 

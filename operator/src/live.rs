@@ -420,7 +420,11 @@ mod tests {
         let apis = discover(&client).await.expect("discovers");
         drop(client);
         server.await.unwrap();
-        assert_eq!(apis.dynamic.get(DynKind::ArgoApplication), None, "403: not read");
+        assert_eq!(
+            apis.dynamic.get(DynKind::ArgoApplication),
+            None,
+            "403: not read"
+        );
         assert_eq!(
             apis.dynamic.get(DynKind::PrometheusRule),
             Some(("monitoring.coreos.com", "v1"))

@@ -90,7 +90,10 @@ pub const FLUX_SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
 pub const MONITORING_GROUP: &str = "monitoring.coreos.com";
 
 const ARGO: &[(&str, &str)] = &[(ARGO_GROUP, "v1alpha1")];
-const FLUX_KUSTOMIZE: &[(&str, &str)] = &[(FLUX_KUSTOMIZE_GROUP, "v1"), (FLUX_KUSTOMIZE_GROUP, "v1beta2")];
+const FLUX_KUSTOMIZE: &[(&str, &str)] = &[
+    (FLUX_KUSTOMIZE_GROUP, "v1"),
+    (FLUX_KUSTOMIZE_GROUP, "v1beta2"),
+];
 const FLUX_HELM: &[(&str, &str)] = &[(FLUX_HELM_GROUP, "v2"), (FLUX_HELM_GROUP, "v2beta2")];
 const FLUX_SOURCE: &[(&str, &str)] = &[(FLUX_SOURCE_GROUP, "v1"), (FLUX_SOURCE_GROUP, "v1beta2")];
 const MONITORING: &[(&str, &str)] = &[(MONITORING_GROUP, "v1")];
@@ -335,7 +338,9 @@ pub(super) fn trim_data(obj: &mut DynamicObject) {
     {
         return;
     }
-    if table_kind.is_some() && let Value::Object(map) = &mut obj.data {
+    if table_kind.is_some()
+        && let Value::Object(map) = &mut obj.data
+    {
         map.remove("status");
     }
 }

@@ -212,9 +212,8 @@ fn rules(objects: &[std::sync::Arc<DynamicObject>]) -> Vec<Rule> {
         Regex::new(r#"([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)""#)
             .expect("valid regex")
     });
-    static TOKEN: std::sync::LazyLock<Regex> = std::sync::LazyLock::new(|| {
-        Regex::new(r"[a-zA-Z_:][a-zA-Z0-9_:]*").expect("valid regex")
-    });
+    static TOKEN: std::sync::LazyLock<Regex> =
+        std::sync::LazyLock::new(|| Regex::new(r"[a-zA-Z_:][a-zA-Z0-9_:]*").expect("valid regex"));
     let mut out = Vec::new();
     for obj in objects {
         let ns = obj.metadata.namespace.as_deref().unwrap_or("");
@@ -487,12 +486,20 @@ spec:
         let Outcome::Evaluated { findings, .. } = &o else {
             panic!("evaluated");
         };
-        assert!(findings[1].message.contains("for: 15m"), "{}", findings[1].message);
+        assert!(
+            findings[1].message.contains("for: 15m"),
+            "{}",
+            findings[1].message
+        );
         // ledger has only a latency warning: not an availability alert.
         assert!(findings[2].message.contains("no availability alert"));
         // maxFor is a parameter.
         assert_eq!(
-            failing(&run(ID, "{criticalSelector: {tier: critical}, maxFor: 15m}", &y)),
+            failing(&run(
+                ID,
+                "{criticalSelector: {tier: critical}, maxFor: 15m}",
+                &y
+            )),
             ["Cluster/alertmanager", "Deployment/payments/ledger"]
         );
     }
@@ -518,7 +525,11 @@ spec:
         let o = run(ID, CRITICAL, &format!("{}{crd}", deployment("a", "api")));
         assert_eq!(
             failing(&o),
-            ["Cluster/alert-rules", "Cluster/alertmanager", "Deployment/a/api"]
+            [
+                "Cluster/alert-rules",
+                "Cluster/alertmanager",
+                "Deployment/a/api"
+            ]
         );
     }
 
@@ -562,11 +573,17 @@ spec: {replicas: 1}
             failing(&run(ID, CRITICAL, &paused))[0],
             "Cluster/alertmanager"
         );
-        let o = run(ID, &format!("{{{CRITICAL}, requireAlertmanager: false}}"), &paused);
+        let o = run(
+            ID,
+            &format!("{{{CRITICAL}, requireAlertmanager: false}}"),
+            &paused,
+        );
         assert_eq!(failing(&o), ["Deployment/shop/lonely"]);
         let c = catalog().get(ID).expect("registered");
         assert!(c.validate(Some(&json!({"bogus": 1}))).is_err());
-        let e = c.validate(Some(&json!({"maxFor": "5 minutes"}))).expect_err("refused");
+        let e = c
+            .validate(Some(&json!({"maxFor": "5 minutes"})))
+            .expect_err("refused");
         assert!(e.0.contains("params.maxFor"), "{e}");
     }
 

@@ -258,8 +258,8 @@ fn argo_application(obj: &DynamicObject) -> GitopsApplication {
         .data
         .pointer("/spec/syncPolicy/automated")
         .filter(|v| v.is_object());
-    let automated = automated_block
-        .is_some_and(|a| a.get("enabled").and_then(Value::as_bool) != Some(false));
+    let automated =
+        automated_block.is_some_and(|a| a.get("enabled").and_then(Value::as_bool) != Some(false));
     let flag = |k: &str| {
         automated_block
             .and_then(|a| a.get(k))
@@ -367,14 +367,15 @@ fn flux_application(
         match obj.data.pointer("/spec/chartRef") {
             Some(r) if r.is_object() => flux_source(snapshot, Some(r), ns),
             _ => {
-                let mut s = flux_source(
-                    snapshot,
-                    obj.data.pointer("/spec/chart/spec/sourceRef"),
-                    ns,
-                );
+                let mut s =
+                    flux_source(snapshot, obj.data.pointer("/spec/chart/spec/sourceRef"), ns);
                 if s.kind != "Git" {
-                    s.reference = str_at(obj, "/spec/chart/spec/version")
-                        .map(|v| format!("chart {} {v}", str_at(obj, "/spec/chart/spec/chart").unwrap_or("")));
+                    s.reference = str_at(obj, "/spec/chart/spec/version").map(|v| {
+                        format!(
+                            "chart {} {v}",
+                            str_at(obj, "/spec/chart/spec/chart").unwrap_or("")
+                        )
+                    });
                     s.kind = match s.kind.as_str() {
                         "HelmRepository" => "Helm".to_string(),
                         "OCIRepository" => "OCI".to_string(),
@@ -848,7 +849,13 @@ spec:
         // Scope: nothing in shop is judged.
         let o = run_scoped(ID, "", y, &ScopeFilter::all().excluding(["shop"]));
         assert_eq!(checked(&o), 0);
-        assert!(catalog().get(ID).expect("registered").validate(Some(&json!({"bogus": 1}))).is_err());
+        assert!(
+            catalog()
+                .get(ID)
+                .expect("registered")
+                .validate(Some(&json!({"bogus": 1})))
+                .is_err()
+        );
     }
 
     #[test]
@@ -856,7 +863,14 @@ spec:
         assert!(is_commit("4b7e1d9c02af83e56f1b2c3d4e5f60718293a4b5"));
         assert!(is_commit(&"a".repeat(64)));
         assert!(is_commit("sha1:4b7e1d9c02af83e56f1b2c3d4e5f60718293a4b5"));
-        for ok in ["main", "v1.2.3", ">=1.0.0 <2.0.0", "HEAD", "4b7e1d9", "release/2025-06"] {
+        for ok in [
+            "main",
+            "v1.2.3",
+            ">=1.0.0 <2.0.0",
+            "HEAD",
+            "4b7e1d9",
+            "release/2025-06",
+        ] {
             assert!(!is_commit(ok), "{ok}");
         }
         let y = ARGO_FAIL.replace(
@@ -867,8 +881,14 @@ spec:
         assert!(!m.contains("pinned"), "{m}");
         let y = FLUX_PASS.replace("branch: main", "tag: v2.0.1");
         assert!(failing(&run(ID, "", &y)).is_empty());
-        let y = FLUX_PASS.replace("branch: main", "commit: 9f2c4e1a7b3d5f60812c4a9e0d7b6c5a4f3e2d1c");
-        assert_eq!(failing(&run(ID, "", &y)), ["Kustomization/flux-system/payments"]);
+        let y = FLUX_PASS.replace(
+            "branch: main",
+            "commit: 9f2c4e1a7b3d5f60812c4a9e0d7b6c5a4f3e2d1c",
+        );
+        assert_eq!(
+            failing(&run(ID, "", &y)),
+            ["Kustomization/flux-system/payments"]
+        );
         assert_eq!(
             failing(&run(ID, "requireGitSource: true", FLUX_PASS)),
             ["HelmRelease/web/session-cache"]

@@ -565,8 +565,18 @@ fn parse(kind: DynKind, obj: &DynamicObject) -> Vec<Result<CniPolicy, String>> {
             let spec = obj.data.get("spec").unwrap_or(&Value::Null);
             vec![calico_policy(name, namespace, global, spec)]
         }
+        // The table's other kinds (GitOps, alerting) are not network policies.
+        _ => Vec::new(),
     }
 }
+
+/// The table kinds that are network policies.
+const CNI_KINDS: [DynKind; 4] = [
+    DynKind::CiliumNetworkPolicy,
+    DynKind::CiliumClusterwideNetworkPolicy,
+    DynKind::CalicoNetworkPolicy,
+    DynKind::CalicoGlobalNetworkPolicy,
+];
 
 /// Every Cilium and Calico policy of a snapshot, parsed.
 #[derive(Default)]
@@ -585,7 +595,11 @@ impl<'s> CniView<'s> {
     /// Parses the snapshot's Cilium and Calico policies.
     pub(super) fn new(snapshot: &'s ClusterSnapshot) -> Self {
         let mut view = CniView::default();
-        for (kind, objects) in snapshot.dynamic.iter() {
+        for (kind, objects) in snapshot
+            .dynamic
+            .iter()
+            .filter(|(k, _)| CNI_KINDS.contains(k))
+        {
             view.considered.push(kind.api().display);
             for obj in objects {
                 for parsed in parse(kind, obj) {
