@@ -1,6 +1,7 @@
 //! The documents of one snapshot, in canonical JSON: `results.json` (the engine's
 //! [`Evaluation`]), `access-review.json` (the access matrix) and `inventory.json` (kinds, names,
-//! namespaces, resourceVersions and digests of every object).
+//! namespaces, resourceVersions and digests of every object), and `gitops.json` (each Argo CD /
+//! Flux application's source repository, revision and sync time) when a GitOps API is served.
 //!
 //! Building a bundle is pure: the same evaluation and snapshot give the same bytes. Secret data
 //! cannot appear: Secrets are never part of a [`ClusterSnapshot`], the inventory holds only
@@ -9,6 +10,7 @@
 use serde::Serialize;
 
 use super::{Result, canonical, sha256_hex};
+use soc2_core::checks::change::gitops::{GitopsApplication, applications, gitops_served};
 use soc2_core::checks::rbac::{AccessMatrix, access_matrix};
 use soc2_core::crd::EvidenceInclude;
 use soc2_core::engine::Evaluation;
@@ -20,6 +22,9 @@ pub const RESULTS: &str = "results.json";
 pub const ACCESS_REVIEW: &str = "access-review.json";
 /// The resource inventory document.
 pub const INVENTORY: &str = "inventory.json";
+/// The GitOps applications document: for each Argo CD Application and Flux Kustomization or
+/// HelmRelease, its source repository, revision and sync time, so a change traces to its PR.
+pub const GITOPS: &str = "gitops.json";
 /// The OSCAL assessment-results document (when the policy's formats include `OSCAL`).
 pub const OSCAL: &str = "assessment-results.oscal.json";
 
@@ -45,6 +50,13 @@ impl Document {
 struct Inventory<'a> {
     objects: usize,
     items: &'a [InventoryItem],
+}
+
+/// The GitOps applications as written.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Gitops<'a> {
+    applications: &'a [GitopsApplication],
 }
 
 /// The access review as written.
@@ -93,6 +105,18 @@ impl Bundle {
                 )?,
             });
         }
+        if gitops_served(snapshot) {
+            let apps = applications(snapshot);
+            documents.push(Document {
+                name: GITOPS.into(),
+                bytes: canonical::to_vec(
+                    &Gitops {
+                        applications: &apps,
+                    },
+                    GITOPS,
+                )?,
+            });
+        }
         Ok(Self { documents })
     }
 
@@ -115,5 +139,86 @@ impl Bundle {
             lines.push('\n');
         }
         sha256_hex(lines.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use soc2_core::snapshot::manifests;
+
+    fn snapshot(fixture: &str) -> ClusterSnapshot {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../core/tests/fixtures/ecosystem")
+            .join(fixture);
+        let report = manifests::load(&path).expect("fixture loads");
+        ClusterSnapshot::new(report.objects)
+    }
+
+    fn evaluation() -> Evaluation {
+        Evaluation {
+            evaluated_at: "2025-06-15T12:00:00Z".parse().expect("valid time"),
+            objects: 0,
+            controls: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn gitops_document_traces_each_application_to_repo_revision_and_sync_time() {
+        let include = EvidenceInclude::default();
+        let snap = snapshot("flux/pass.yaml");
+        let bundle = Bundle::build(&evaluation(), &snap, &include).expect("builds");
+        let doc = bundle
+            .documents
+            .iter()
+            .find(|d| d.name == GITOPS)
+            .expect("gitops.json written when Flux is served");
+        let v: serde_json::Value = serde_json::from_slice(&doc.bytes).expect("json");
+        let apps = v["applications"].as_array().expect("applications");
+        assert_eq!(apps.len(), 2);
+        let k = &apps[1];
+        assert_eq!(k["resource"]["kind"], "Kustomization");
+        assert_eq!(k["resource"]["name"], "payments");
+        assert_eq!(
+            k["sources"][0]["url"],
+            "https://github.com/acme/platform-gitops.git"
+        );
+        assert_eq!(k["sources"][0]["reference"], "branch main");
+        assert_eq!(
+            k["revision"],
+            "main@sha1:9f2c4e1a7b3d5f60812c4a9e0d7b6c5a4f3e2d1c"
+        );
+        assert_eq!(k["syncedAt"], "2025-06-15T09:41:30Z");
+        assert_eq!(apps[0]["resource"]["kind"], "HelmRelease");
+        assert_eq!(apps[0]["sources"][0]["reference"], "chart redis 19.5.x");
+
+        let argo =
+            Bundle::build(&evaluation(), &snapshot("argocd/fail.yaml"), &include).expect("builds");
+        let doc = argo
+            .documents
+            .iter()
+            .find(|d| d.name == GITOPS)
+            .expect("gitops.json");
+        let text = String::from_utf8(doc.bytes.clone()).expect("utf-8");
+        assert!(
+            text.contains("\"revision\":\"4b7e1d9c02af83e56f1b2c3d4e5f60718293a4b5\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("\"syncedAt\":\"2025-06-06T08:15:02Z\""),
+            "{text}"
+        );
+        assert!(text.contains("\"pinnedCommit\":true"), "{text}");
+    }
+
+    #[test]
+    fn no_gitops_document_without_a_gitops_api() {
+        let bundle = Bundle::build(
+            &evaluation(),
+            &snapshot("prometheus/pass.yaml"),
+            &EvidenceInclude::default(),
+        )
+        .expect("builds");
+        assert!(bundle.documents.iter().all(|d| d.name != GITOPS));
     }
 }

@@ -36,7 +36,7 @@ async fn served_resources(client: &Client, group_version: &str) -> Result<Vec<St
 }
 
 /// Whether the operator may list a served kind. The chart grants the optional sources (Trivy,
-/// cert-manager) only when they are enabled, so a 403 means "not ours to read": the kind is
+/// cert-manager, Argo CD, Flux, prometheus-operator) only when they are enabled, so a 403 means "not ours to read": the kind is
 /// then treated as not served (its checks say `NotApplicable`) instead of failing every
 /// snapshot. A 404 (the CRD went away since discovery) counts as not served too.
 async fn readable(client: &Client, kind: DynKind, source: (&str, &str)) -> Result<bool> {
@@ -405,6 +405,60 @@ mod tests {
         assert!(
             !seen.iter().any(|p| p == "/apis/projectcalico.org/v3"),
             "the aggregated v3 API is not asked when v1 serves: {seen:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_served_kind_the_operator_may_not_read_is_not_served() {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let server = tokio::spawn(async move {
+            while let Some((req, send)) = handle.next_request().await {
+                let path = req.uri().path().to_string();
+                let (status, body) = match path.as_str() {
+                    "/apis/argoproj.io/v1alpha1" => resource_list(
+                        "argoproj.io/v1alpha1",
+                        &[("applications", "Application", true)],
+                    ),
+                    "/apis/monitoring.coreos.com/v1" => resource_list(
+                        "monitoring.coreos.com/v1",
+                        &[
+                            ("prometheusrules", "PrometheusRule", true),
+                            ("alertmanagers", "Alertmanager", true),
+                        ],
+                    ),
+                    "/apis/argoproj.io/v1alpha1/applications" => (
+                        403,
+                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403, "message": "forbidden"}),
+                    ),
+                    p if p.starts_with("/apis/monitoring.coreos.com/v1/") => (
+                        200,
+                        json!({"kind": "List", "apiVersion": "v1", "metadata": {}, "items": []}),
+                    ),
+                    _ => not_found(),
+                };
+                let response = Response::builder()
+                    .status(status)
+                    .body(Body::from(serde_json::to_vec(&body).unwrap()))
+                    .unwrap();
+                send.send_response(response);
+            }
+        });
+        let client = Client::new(service, "default");
+        let apis = discover(&client).await.expect("discovers");
+        drop(client);
+        server.await.unwrap();
+        assert_eq!(
+            apis.dynamic.get(DynKind::ArgoApplication),
+            None,
+            "403: not read"
+        );
+        assert_eq!(
+            apis.dynamic.get(DynKind::PrometheusRule),
+            Some(("monitoring.coreos.com", "v1"))
+        );
+        assert_eq!(
+            apis.dynamic.get(DynKind::Alertmanager),
+            Some(("monitoring.coreos.com", "v1"))
         );
     }
 }

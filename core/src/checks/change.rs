@@ -1,5 +1,6 @@
 //! Checks of the `change` domain: workloads change through the GitOps pipeline, not by hand
-//! (`change.gitops-managed`).
+//! (`change.gitops-managed`), and are owned by a reconciled GitOps application
+//! (`change.gitops-reconciled`, in [`gitops`]).
 //!
 //! The evidence is `metadata.managedFields`: the API server records which field manager last
 //! wrote each object and when. The snapshot keeps manager names, operations and times (the
@@ -12,9 +13,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 
 use super::{Catalog, Check, CheckMeta, Ctx, Finding, Outcome, Severity};
 
+pub mod gitops;
+
 /// Adds this domain's checks to the catalog.
 pub(super) fn register(catalog: &mut Catalog) {
     catalog.add(GitopsManaged);
+    catalog.add(gitops::GitopsReconciled);
 }
 
 /// Flags Deployments, StatefulSets, DaemonSets and CronJobs whose most recent change came

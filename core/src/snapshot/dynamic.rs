@@ -44,6 +44,20 @@ pub enum DynKind {
     TrivyClusterVulnerabilityReport,
     /// cert-manager `Certificate` (cert-manager.io/v1), namespaced.
     CertManagerCertificate,
+    // GitOps and alerting sources (`change.gitops-reconciled`, `monitoring.alerting`); trimmed
+    // by [`super::gitops_alerting::trim`].
+    /// Argo CD `Application` (argoproj.io/v1alpha1), namespaced.
+    ArgoApplication,
+    /// Flux `Kustomization` (kustomize.toolkit.fluxcd.io/v1, or v1beta2), namespaced.
+    FluxKustomization,
+    /// Flux `HelmRelease` (helm.toolkit.fluxcd.io/v2, or v2beta2), namespaced.
+    FluxHelmRelease,
+    /// Flux `GitRepository` (source.toolkit.fluxcd.io/v1, or v1beta2), namespaced.
+    FluxGitRepository,
+    /// prometheus-operator `PrometheusRule` (monitoring.coreos.com/v1), namespaced.
+    PrometheusRule,
+    /// prometheus-operator `Alertmanager` (monitoring.coreos.com/v1), namespaced.
+    Alertmanager,
 }
 
 /// How one [`DynKind`] is served.
@@ -79,8 +93,28 @@ pub const CERT_MANAGER_GROUP: &str = "cert-manager.io";
 const TRIVY: &[(&str, &str)] = &[(TRIVY_GROUP, "v1alpha1")];
 const CERT_MANAGER: &[(&str, &str)] = &[(CERT_MANAGER_GROUP, "v1")];
 
+/// The Argo CD API group.
+pub const ARGO_GROUP: &str = "argoproj.io";
+/// The Flux kustomize-controller API group.
+pub const FLUX_KUSTOMIZE_GROUP: &str = "kustomize.toolkit.fluxcd.io";
+/// The Flux helm-controller API group.
+pub const FLUX_HELM_GROUP: &str = "helm.toolkit.fluxcd.io";
+/// The Flux source-controller API group.
+pub const FLUX_SOURCE_GROUP: &str = "source.toolkit.fluxcd.io";
+/// The prometheus-operator API group.
+pub const MONITORING_GROUP: &str = "monitoring.coreos.com";
+
+const ARGO: &[(&str, &str)] = &[(ARGO_GROUP, "v1alpha1")];
+const FLUX_KUSTOMIZE: &[(&str, &str)] = &[
+    (FLUX_KUSTOMIZE_GROUP, "v1"),
+    (FLUX_KUSTOMIZE_GROUP, "v1beta2"),
+];
+const FLUX_HELM: &[(&str, &str)] = &[(FLUX_HELM_GROUP, "v2"), (FLUX_HELM_GROUP, "v2beta2")];
+const FLUX_SOURCE: &[(&str, &str)] = &[(FLUX_SOURCE_GROUP, "v1"), (FLUX_SOURCE_GROUP, "v1beta2")];
+const MONITORING: &[(&str, &str)] = &[(MONITORING_GROUP, "v1")];
+
 /// Number of [`DynKind`]s.
-pub const DYN_KIND_COUNT: usize = 7;
+pub const DYN_KIND_COUNT: usize = 13;
 
 impl DynKind {
     /// Every kind, in table order.
@@ -92,6 +126,12 @@ impl DynKind {
         DynKind::TrivyVulnerabilityReport,
         DynKind::TrivyClusterVulnerabilityReport,
         DynKind::CertManagerCertificate,
+        DynKind::ArgoApplication,
+        DynKind::FluxKustomization,
+        DynKind::FluxHelmRelease,
+        DynKind::FluxGitRepository,
+        DynKind::PrometheusRule,
+        DynKind::Alertmanager,
     ];
 
     /// How the kind is served.
@@ -152,6 +192,54 @@ impl DynKind {
                 sources: CERT_MANAGER,
                 label: "Certificate.cert-manager.io",
                 display: "Certificate",
+            },
+            DynKind::ArgoApplication => &DynApi {
+                kind: "Application",
+                plural: "applications",
+                namespaced: true,
+                sources: ARGO,
+                label: "Application.argoproj.io",
+                display: "Argo CD Application",
+            },
+            DynKind::FluxKustomization => &DynApi {
+                kind: "Kustomization",
+                plural: "kustomizations",
+                namespaced: true,
+                sources: FLUX_KUSTOMIZE,
+                label: "Kustomization.kustomize.toolkit.fluxcd.io",
+                display: "Flux Kustomization",
+            },
+            DynKind::FluxHelmRelease => &DynApi {
+                kind: "HelmRelease",
+                plural: "helmreleases",
+                namespaced: true,
+                sources: FLUX_HELM,
+                label: "HelmRelease.helm.toolkit.fluxcd.io",
+                display: "Flux HelmRelease",
+            },
+            DynKind::FluxGitRepository => &DynApi {
+                kind: "GitRepository",
+                plural: "gitrepositories",
+                namespaced: true,
+                sources: FLUX_SOURCE,
+                label: "GitRepository.source.toolkit.fluxcd.io",
+                display: "Flux GitRepository",
+            },
+            DynKind::PrometheusRule => &DynApi {
+                kind: "PrometheusRule",
+                plural: "prometheusrules",
+                namespaced: true,
+                sources: MONITORING,
+                label: "PrometheusRule.monitoring.coreos.com",
+                display: "PrometheusRule",
+            },
+            DynKind::Alertmanager => &DynApi {
+                kind: "Alertmanager",
+                plural: "alertmanagers",
+                namespaced: true,
+                sources: MONITORING,
+                label: "Alertmanager.monitoring.coreos.com",
+                display: "Alertmanager",
             },
         }
     }
@@ -304,7 +392,9 @@ impl From<[Option<Vec<Arc<DynamicObject>>>; DYN_KIND_COUNT]> for DynObjects {
 ///   severity, package (`resource`), installed and fixed versions and `publishedDate`: titles,
 ///   descriptions, links, scores, the summary, OS and scanner go;
 /// - cert-manager Certificates keep `spec.secretName` and, of `status`, the conditions' type,
-///   status and reason and `notAfter`.
+///   status and reason and `notAfter`;
+/// - the GitOps and alerting kinds keep only the fields their checks and evidence read
+///   ([`super::gitops_alerting::trim`]).
 pub(super) fn trim_data(obj: &mut DynamicObject) {
     let Some(kind) = obj.types.as_ref().and_then(|t| {
         let (group, _) = super::legacy::split_api_version(&t.api_version);
@@ -312,6 +402,9 @@ pub(super) fn trim_data(obj: &mut DynamicObject) {
     }) else {
         return;
     };
+    if super::gitops_alerting::trim(kind, &mut obj.data) {
+        return;
+    }
     let Value::Object(map) = &mut obj.data else {
         return;
     };
@@ -338,6 +431,13 @@ pub(super) fn trim_data(obj: &mut DynamicObject) {
                 map.insert("status".to_string(), status);
             }
         }
+        // Trimmed by `gitops_alerting::trim` above.
+        DynKind::ArgoApplication
+        | DynKind::FluxKustomization
+        | DynKind::FluxHelmRelease
+        | DynKind::FluxGitRepository
+        | DynKind::PrometheusRule
+        | DynKind::Alertmanager => {}
     }
 }
 

@@ -7,6 +7,7 @@
 //! `None` when the cluster does not serve them, so checks can say `NotApplicable` or fall back.
 
 pub mod dynamic;
+mod gitops_alerting;
 mod index;
 pub mod kinds;
 mod legacy;

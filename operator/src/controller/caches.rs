@@ -399,7 +399,10 @@ mod tests {
             all.dynamic.set(kind, kind.api().sources[0]);
         }
         assert_eq!(CacheState::reflector_count(none), 22);
-        assert_eq!(CacheState::reflector_count(all), 34);
+        assert_eq!(
+            CacheState::reflector_count(all),
+            22 + 2 + 3 + DYN_KIND_COUNT
+        );
     }
 
     #[tokio::test]

@@ -565,9 +565,9 @@ fn parse(kind: DynKind, obj: &DynamicObject) -> Vec<Result<CniPolicy, String>> {
             let spec = obj.data.get("spec").unwrap_or(&Value::Null);
             vec![calico_policy(name, namespace, global, spec)]
         }
-        DynKind::TrivyVulnerabilityReport
-        | DynKind::TrivyClusterVulnerabilityReport
-        | DynKind::CertManagerCertificate => Vec::new(),
+        // The table's other kinds (vulnerability reports, certificates, GitOps, alerting) are
+        // not network policies.
+        _ => Vec::new(),
     }
 }
 

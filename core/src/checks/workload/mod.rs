@@ -158,6 +158,8 @@ spec:
             "availability.redundancy",
             "availability.resources",
             "change.gitops-managed",
+            "change.gitops-reconciled",
+            "monitoring.alerting",
             "backup.schedule-coverage",
             "backup.recent-success",
             "backup.restore-tested",
