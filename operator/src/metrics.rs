@@ -31,6 +31,14 @@ pub struct Metrics {
     pub evidence_last_success: IntGaugeVec,
     /// `soc2_is_leader`: 1 while this replica holds the lease.
     pub is_leader: prometheus::IntGauge,
+    /// `soc2_evidence_chain_sequence{policy}`: sequence of the newest snapshot written.
+    pub evidence_chain_sequence: IntGaugeVec,
+    /// `soc2_evidence_chain_head_info{policy,digest}`: 1 for the current head's manifest digest
+    /// (Prometheus history keeps the earlier ones: a witness of its own).
+    pub evidence_chain_head: IntGaugeVec,
+    /// `soc2_evidence_errors_total{policy,reason}`: failures by `Error::metric_label`
+    /// (`untrusted_head`, `witness`, `store`, …).
+    pub evidence_errors: IntCounterVec,
 }
 
 const DURATION_BUCKETS: &[f64] = &[
@@ -109,6 +117,21 @@ impl Metrics {
                 "soc2_evidence_last_success_timestamp_seconds",
                 "Unix time of the last evidence snapshot written, by policy",
                 &["policy"],
+            ),
+            evidence_chain_sequence: gauge(
+                "soc2_evidence_chain_sequence",
+                "Sequence number of the newest evidence snapshot written, by policy",
+                &["policy"],
+            ),
+            evidence_chain_head: gauge(
+                "soc2_evidence_chain_head_info",
+                "1 for the manifest digest of the newest evidence snapshot written, by policy",
+                &["policy", "digest"],
+            ),
+            evidence_errors: counter(
+                "soc2_evidence_errors_total",
+                "Evidence failures by policy and reason (untrusted_head, witness, store, ...)",
+                &["policy", "reason"],
             ),
             is_leader: {
                 let g = prometheus::IntGauge::new(

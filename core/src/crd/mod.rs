@@ -17,7 +17,7 @@ pub use control::{
 };
 pub use policy::{
     ControlSelection, EvidenceFormat, EvidenceInclude, EvidencePolicy, EvidencePolicySpec,
-    EvidencePolicyStatus, SigningSpec, SnapshotRef, StorageSpec,
+    CheckpointRef, EvidencePolicyStatus, SigningSpec, SnapshotRef, StorageSpec,
 };
 
 use kube::CustomResourceExt;

@@ -66,6 +66,12 @@ pub struct EvidencePolicySpec {
     /// Optional documents in each snapshot.
     #[serde(default)]
     pub include: EvidenceInclude,
+    /// Witness: a second, separately configured location (another bucket or prefix, with its
+    /// own `credentialsSecret`) that receives a signed checkpoint of the chain head after each
+    /// snapshot, so that deleted snapshots can be detected (`evidence verify --checkpoint`).
+    /// Unset: no checkpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<StorageSpec>,
 }
 
 fn default_formats() -> Vec<EvidenceFormat> {
@@ -194,6 +200,21 @@ pub struct EvidencePolicyStatus {
     /// When the next snapshot is due (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_snapshot: Option<String>,
+    /// The last checkpoint written to the witness (`spec.witness`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<CheckpointRef>,
+}
+
+/// A checkpoint of the chain head, as written to the witness.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckpointRef {
+    /// Sequence of the snapshot.
+    pub sequence: u64,
+    /// SHA-256 of its manifest.
+    pub digest: String,
+    /// Snapshot time (RFC 3339).
+    pub time: String,
 }
 
 /// A written snapshot.

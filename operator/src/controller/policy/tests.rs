@@ -24,6 +24,7 @@ fn spec(url: &str) -> EvidencePolicySpec {
         formats: vec![soc2_core::crd::EvidenceFormat::JSON],
         signing: None,
         include: EvidenceInclude::default(),
+        witness: None,
     }
 }
 
