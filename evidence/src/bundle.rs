@@ -51,7 +51,10 @@ struct Inventory {
 
 /// Replaces each item's plain SHA-256 by a keyed digest ([`InventoryKey`]), or drops it
 /// without a key: a plain digest of a small object confirms a guessed value.
-fn protect(items: Vec<InventoryItem>, key: Option<&InventoryKey>) -> Result<Vec<serde_json::Value>> {
+fn protect(
+    items: Vec<InventoryItem>,
+    key: Option<&InventoryKey>,
+) -> Result<Vec<serde_json::Value>> {
     items
         .into_iter()
         .map(|mut item| {

@@ -212,8 +212,10 @@ pub async fn load(source: &Source) -> Result<Loaded> {
                     continue;
                 }
                 if o.size > MAX_BYTES {
-                    out.unreadable
-                        .push((o.key.clone(), format!("{} bytes, more than {MAX_BYTES}", o.size)));
+                    out.unreadable.push((
+                        o.key.clone(),
+                        format!("{} bytes, more than {MAX_BYTES}", o.size),
+                    ));
                     continue;
                 }
                 let bytes = store.get(&o.key).await?;
@@ -408,6 +410,9 @@ mod tests {
         let other = SigningKey::generate().unwrap().public();
         assert!(c.check_signature(Some(&other)).is_err());
         assert!(cp(1).check_signature(Some(&pinned)).is_err());
-        assert_eq!(key("prod", "hourly", 7), "prod/hourly/checkpoints/00000000000000000007.json");
+        assert_eq!(
+            key("prod", "hourly", 7),
+            "prod/hourly/checkpoints/00000000000000000007.json"
+        );
     }
 }

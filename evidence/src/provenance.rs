@@ -74,7 +74,12 @@ impl Provenance {
 
     /// One line for reports: `live https://… (kube-system uid …)`, `manifests ./dir`.
     pub fn describe(&self) -> String {
-        match (self.source.as_str(), &self.server, &self.cluster_uid, &self.path) {
+        match (
+            self.source.as_str(),
+            &self.server,
+            &self.cluster_uid,
+            &self.path,
+        ) {
             (LIVE, server, uid, _) => format!(
                 "live {} (kube-system uid {})",
                 server.as_deref().unwrap_or("(unknown server)"),

@@ -12,13 +12,13 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use super::bundle::Bundle;
+use super::chain::{self, Head};
 use super::checkpoint::{self, Checkpoint};
 use super::keyed::InventoryKey;
-use super::provenance::Provenance;
-use super::schedule::format_duration;
-use super::chain::{self, Head};
 use super::layout::{self, MANIFEST};
 use super::manifest::{self, DocumentEntry, Manifest};
+use super::provenance::Provenance;
+use super::schedule::format_duration;
 use super::schedule::{Gap, Schedule};
 use super::signing::SigningKey;
 use super::store::Store;
@@ -307,7 +307,10 @@ impl Writer {
             time: now,
         });
         tracing::info!(key = %manifest_key, sequence = manifest.sequence, gaps = gaps.len(), "evidence snapshot written");
-        let (checkpoint, witness_error) = match self.checkpoint(&manifest_key, &digest, &manifest).await {
+        let (checkpoint, witness_error) = match self
+            .checkpoint(&manifest_key, &digest, &manifest)
+            .await
+        {
             Ok(k) => (k, None),
             Err(e) => {
                 tracing::warn!(key = %manifest_key, error = %e, "could not write the checkpoint to the witness");

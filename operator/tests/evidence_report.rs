@@ -416,8 +416,7 @@ async fn writer_for(
 async fn deleting_the_newest_failing_snapshots_fails_the_report_with_the_witness() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::from_url(&format!("file://{}", tmp.path().join("s").display())).unwrap();
-    let witness =
-        Store::from_url(&format!("file://{}", tmp.path().join("w").display())).unwrap();
+    let witness = Store::from_url(&format!("file://{}", tmp.path().join("w").display())).unwrap();
     let key = SigningKey::generate().unwrap();
     let mut w = writer_for(&store, &key, "1h", live(), Some(&witness)).await;
     let mut keys = Vec::new();
@@ -443,17 +442,24 @@ async fn deleting_the_newest_failing_snapshots_fails_the_report_with_the_witness
     }
     let mut o = options(Some("prod-eu"), &key);
     let r = report::build(&store, &o).await.unwrap();
-    assert!(r.clusters[0].integrity.verified, "the store alone looks fine");
+    assert!(
+        r.clusters[0].integrity.verified,
+        "the store alone looks fine"
+    );
     assert_eq!(r.clusters[0].controls[0].share_compliant, 1.0);
-    let loaded = soc2_evidence::checkpoint::load(&soc2_evidence::checkpoint::Source::Store(witness))
-        .await
-        .unwrap();
+    let loaded =
+        soc2_evidence::checkpoint::load(&soc2_evidence::checkpoint::Source::Store(witness))
+            .await
+            .unwrap();
     o.checkpoints = Some(std::sync::Arc::new(loaded));
     let r = report::build(&store, &o).await.unwrap();
     let i = &r.clusters[0].integrity;
     assert!(!i.verified);
     assert_eq!(
-        i.problems.iter().filter(|p| p.starts_with("deleted")).count(),
+        i.problems
+            .iter()
+            .filter(|p| p.starts_with("deleted"))
+            .count(),
         2,
         "{:?}",
         i.problems
@@ -520,5 +526,9 @@ async fn a_sparser_schedule_at_the_end_does_not_make_the_period_complete() {
     let r = report::build(&store, &o).await.unwrap();
     let k = &r.clusters[0].completeness;
     assert_eq!((k.expected, k.present), (24, 6));
-    assert_eq!(k.schedule_changes.len(), 1, "the 1d snapshot differs: {k:?}");
+    assert_eq!(
+        k.schedule_changes.len(),
+        1,
+        "the 1d snapshot differs: {k:?}"
+    );
 }

@@ -104,7 +104,11 @@ async fn a_clean_witnessed_chain_verifies() {
     assert!(witnessed.ok(), "{}", witnessed.to_text());
     let objects = s.witness.list("").await.unwrap();
     assert_eq!(objects.len(), 5, "one checkpoint per sequence");
-    assert!(objects[0].key.ends_with("prod/hourly/checkpoints/00000000000000000000.json"));
+    assert!(
+        objects[0]
+            .key
+            .ends_with("prod/hourly/checkpoints/00000000000000000000.json")
+    );
 }
 
 #[tokio::test]
@@ -117,10 +121,16 @@ async fn deleting_the_newest_snapshots_is_caught_by_the_witness() {
         }
         let (plain, witnessed) = check(&s).await;
         assert!(plain.ok(), "without a witness the store alone looks fine");
-        assert!(!witnessed.ok(), "{n} newest deleted: {}", witnessed.to_text());
+        assert!(
+            !witnessed.ok(),
+            "{n} newest deleted: {}",
+            witnessed.to_text()
+        );
         assert_eq!(deleted(&witnessed), keys[5 - n..].to_vec());
         assert!(
-            witnessed.to_text().contains("the newest snapshot(s) were deleted"),
+            witnessed
+                .to_text()
+                .contains("the newest snapshot(s) were deleted"),
             "{}",
             witnessed.to_text()
         );
@@ -136,7 +146,11 @@ async fn deleting_the_oldest_snapshots_inside_the_retention_is_caught() {
     let (plain, witnessed) = check(&s).await;
     assert!(plain.ok(), "the store alone takes it for retention");
     assert_eq!(deleted(&witnessed), keys[..2].to_vec());
-    assert!(witnessed.to_text().contains("the oldest snapshot(s) were deleted"));
+    assert!(
+        witnessed
+            .to_text()
+            .contains("the oldest snapshot(s) were deleted")
+    );
 }
 
 #[tokio::test]
@@ -180,7 +194,10 @@ async fn a_forged_checkpoint_is_a_break_not_evidence() {
     )
     .unwrap();
     cp.sequence = 9;
-    s.witness.put_create(&k, cp.to_bytes().unwrap()).await.unwrap();
+    s.witness
+        .put_create(&k, cp.to_bytes().unwrap())
+        .await
+        .unwrap();
     let (_, witnessed) = check(&s).await;
     let problems = &witnessed.chains[0].problems;
     assert_eq!(problems.len(), 1, "{}", witnessed.to_text());
@@ -218,14 +235,21 @@ async fn the_writer_refuses_to_extend_a_head_it_did_not_write() {
     m.sign(&other).unwrap();
     std::fs::write(s.root.join(planted), m.to_bytes().unwrap()).unwrap();
     assert!(matches!(
-        Writer::open(s.store.clone(), config("prod", "hourly", Some(s.key.clone()))).await,
+        Writer::open(
+            s.store.clone(),
+            config("prod", "hourly", Some(s.key.clone()))
+        )
+        .await,
         Err(Error::UntrustedHead { .. })
     ));
     // Removing the planted snapshot lets the writer continue the chain.
     std::fs::remove_dir_all(s.root.join(planted.rsplit_once('/').unwrap().0)).unwrap();
-    let w = Writer::open(s.store.clone(), config("prod", "hourly", Some(s.key.clone())))
-        .await
-        .unwrap();
+    let w = Writer::open(
+        s.store.clone(),
+        config("prod", "hourly", Some(s.key.clone())),
+    )
+    .await
+    .unwrap();
     assert_eq!(w.head().unwrap().key, keys[4]);
 }
 
@@ -262,7 +286,11 @@ async fn inventory_digests_do_not_confirm_guessed_values() {
         .digest;
     for o in s.store.list("").await.unwrap() {
         let text = String::from_utf8_lossy(&s.store.get(&o.key).await.unwrap()).into_owned();
-        assert!(!text.contains(&plain), "{} holds a plain object digest", o.key);
+        assert!(
+            !text.contains(&plain),
+            "{} holds a plain object digest",
+            o.key
+        );
     }
     // The holder of the signing key can recompute it.
     let key = soc2_evidence::keyed::InventoryKey::from_signing_key(&s.key);
@@ -297,25 +325,43 @@ fn cli_at_is_for_manifests_only_and_verify_checkpoint_catches_deletion() {
     );
     // --at with a live cluster (no --manifests) is refused before anything is read.
     let (code, out) = run(&[
-        "evidence", "snapshot", "--store", s, "--cluster", "prod", "--at", "2026-06-15T10:00:00Z",
+        "evidence",
+        "snapshot",
+        "--store",
+        s,
+        "--cluster",
+        "prod",
+        "--at",
+        "2026-06-15T10:00:00Z",
     ]);
     assert_eq!(code, 2, "{out}");
-    assert!(out.contains("--at is only for snapshots of a --manifests folder"), "{out}");
+    assert!(
+        out.contains("--at is only for snapshots of a --manifests folder"),
+        "{out}"
+    );
     // From a manifests folder, with a witness.
     let mut keys = Vec::new();
     for at in ["2026-06-15T10:00:05Z", "2026-06-15T11:00:05Z"] {
         let (code, out) = run(&[
-            "evidence", "snapshot", "-m", m, "--store", s, "--cluster", "prod", "--at", at,
-            "--witness", w,
+            "evidence",
+            "snapshot",
+            "-m",
+            m,
+            "--store",
+            s,
+            "--cluster",
+            "prod",
+            "--at",
+            at,
+            "--witness",
+            w,
         ]);
         assert_eq!(code, 0, "{out}");
-        assert!(out.contains("checkpoint: prod/default/checkpoints/"), "{out}");
-        keys.push(
-            out.split_whitespace()
-                .nth(2)
-                .unwrap()
-                .to_string(),
+        assert!(
+            out.contains("checkpoint: prod/default/checkpoints/"),
+            "{out}"
         );
+        keys.push(out.split_whitespace().nth(2).unwrap().to_string());
     }
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(store.join(&keys[1])).unwrap()).unwrap();
@@ -330,7 +376,12 @@ fn cli_at_is_for_manifests_only_and_verify_checkpoint_catches_deletion() {
     // One checkpoint file (the newest, as an auditor keeps it) is enough for the head.
     let file = witness.join("prod/default/checkpoints/00000000000000000001.json");
     let (code, out) = run(&[
-        "evidence", "verify", "--store", s, "--checkpoint", file.to_str().unwrap(),
+        "evidence",
+        "verify",
+        "--store",
+        s,
+        "--checkpoint",
+        file.to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{out}");
 }

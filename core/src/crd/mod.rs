@@ -16,8 +16,8 @@ pub use control::{
     FindingStatus, Scope, Soc2Control, Soc2ControlSpec, Soc2ControlStatus,
 };
 pub use policy::{
-    ControlSelection, EvidenceFormat, EvidenceInclude, EvidencePolicy, EvidencePolicySpec,
-    CheckpointRef, EvidencePolicyStatus, SigningSpec, SnapshotRef, StorageSpec,
+    CheckpointRef, ControlSelection, EvidenceFormat, EvidenceInclude, EvidencePolicy,
+    EvidencePolicySpec, EvidencePolicyStatus, SigningSpec, SnapshotRef, StorageSpec,
 };
 
 use kube::CustomResourceExt;

@@ -385,8 +385,7 @@ async fn chain_report(
         chain.schedule.as_ref(),
         options.expected_schedule.as_ref(),
     );
-    let (expected, present, schedule_text) =
-        (counted.expected, counted.present, counted.schedule);
+    let (expected, present, schedule_text) = (counted.expected, counted.present, counted.schedule);
     let anchor = chain.anchor.as_ref().and_then(|a| {
         (!a.genesis).then(|| format!("{} (sequence {}): {}", a.key, a.sequence, a.note))
     });

@@ -222,7 +222,11 @@ fn snapshot(args: SnapshotArgs) -> u8 {
         Ok(s) => s,
         Err(e) => return input_error(e),
     };
-    let witness = match args.witness.as_deref().map(|w| open_witness(w, &args.store)) {
+    let witness = match args
+        .witness
+        .as_deref()
+        .map(|w| open_witness(w, &args.store))
+    {
         None => None,
         Some(Ok(w)) => Some(w),
         Some(Err(e)) => return input_error(format!("--witness: {e}")),
@@ -348,7 +352,12 @@ fn verify_cmd(args: VerifyArgs) -> u8 {
         Ok(rt) => rt,
         Err(e) => return input_error(e),
     };
-    let checkpoints = match args.checkpoint.as_deref().map(checkpoint_source).transpose() {
+    let checkpoints = match args
+        .checkpoint
+        .as_deref()
+        .map(checkpoint_source)
+        .transpose()
+    {
         Ok(c) => c,
         Err(e) => return input_error(format!("--checkpoint: {e}")),
     };
@@ -423,7 +432,9 @@ fn load_live(context: Option<&str>) -> Result<(ClusterSnapshot, Provenance), Str
         let server = config.cluster_url.to_string();
         let client = kube::Client::try_from(config).map_err(|e| e.to_string())?;
         let uid = crate::controller::policy::cluster_uid(&client).await;
-        let objects = crate::live::load(&client).await.map_err(|e| e.to_string())?;
+        let objects = crate::live::load(&client)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok((
             ClusterSnapshot::new(objects),
             Provenance::live(uid, Some(server), "cli"),

@@ -15,9 +15,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::runtime::events::{Event, EventType};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::{Selector, SelectorExt};
+use kube::runtime::events::{Event, EventType};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
@@ -28,15 +28,13 @@ use tracing::{info, warn};
 use super::Context;
 use super::enforce::MANAGER;
 use soc2_core::crd::{
-    CheckpointRef, Condition, ControlSelection, EvidencePolicy, EvidencePolicySpec, EvidencePolicyStatus,
-    SnapshotRef, Soc2Control, parse_duration,
+    CheckpointRef, Condition, ControlSelection, EvidencePolicy, EvidencePolicySpec,
+    EvidencePolicyStatus, SnapshotRef, Soc2Control, parse_duration,
 };
 use soc2_core::engine;
 use soc2_core::snapshot::ClusterSnapshot;
 use soc2_evidence::writer::Written;
-use soc2_evidence::{
-    self, Provenance, Schedule, SigningKey, Store, Writer, WriterConfig, rfc3339,
-};
+use soc2_evidence::{self, Provenance, Schedule, SigningKey, Store, Writer, WriterConfig, rfc3339};
 
 /// Condition type: the spec is valid, the secrets loaded and the store opened.
 pub const READY: &str = "Ready";
@@ -486,10 +484,7 @@ async fn open_writer(
             Some(name) => {
                 let field = "spec.witness.credentialsSecret";
                 let mut out = BTreeMap::new();
-                for (k, v) in read_secret(ctx, field, name)
-                    .await
-                    .map_err(|e| (true, e))?
-                {
+                for (k, v) in read_secret(ctx, field, name).await.map_err(|e| (true, e))? {
                     let v = String::from_utf8(v).map_err(|_| {
                         (
                             true,

@@ -232,6 +232,9 @@ async fn tick_writes_a_verifiable_snapshot_and_the_status_body() {
     let config = WriterConfig::from_policy("test", "hourly", &policy_spec, Some(key)).unwrap();
     let mut writer = Writer::open(store, config).await.unwrap();
     assert_eq!(head_ref(&writer), (None, None));
+    let witness_dir = tempfile::tempdir().unwrap();
+    writer
+        .set_witness(Store::from_url(&format!("file://{}", witness_dir.path().display())).unwrap());
 
     let snapshot = ClusterSnapshot::new(soc2_core::synth::generate(2000, 1));
     let controls = select_controls(
@@ -297,6 +300,29 @@ async fn tick_writes_a_verifiable_snapshot_and_the_status_body() {
         written.snapshot.digest.as_str()
     );
     assert_eq!(st["chainHead"], written.snapshot.digest.as_str());
+    // The witnessed checkpoint: in status and in the metrics.
+    assert_eq!(st["checkpoint"]["sequence"], 0);
+    assert_eq!(st["checkpoint"]["digest"], written.snapshot.digest.as_str());
+    let text = metrics.render();
+    assert!(
+        text.contains(r#"soc2_evidence_chain_sequence{policy="hourly"} 0"#),
+        "{text}"
+    );
+    let info = format!(
+        r#"soc2_evidence_chain_head_info{{digest="{}",policy="hourly"}} 1"#,
+        written.snapshot.digest
+    );
+    assert!(text.contains(&info), "{text}");
+    let later = t("2026-06-15T12:15:00Z");
+    let second = tick(&mut writer, &controls, &snapshot, later).await;
+    record_metrics(&metrics, "hourly", &second, later);
+    let text = metrics.render();
+    assert!(
+        !text.contains(&info),
+        "the old head's series is dropped: {text}"
+    );
+    assert!(text.contains(r#"soc2_evidence_chain_sequence{policy="hourly"} 1"#));
+    let written = second.unwrap();
     let conds = st["conditions"].as_array().unwrap();
     assert_eq!(conds[0]["type"], "Ready");
     assert_eq!(conds[0]["status"], "True");
@@ -377,6 +403,22 @@ mod api {
         let (creds, loaded) = load_secrets(&ctx, &with_secrets()).await.unwrap();
         assert_eq!(creds["AWS_SECRET_ACCESS_KEY"], "sekrit");
         assert_eq!(loaded.unwrap().public(), key.public());
+        ApiServerVerifier::finish(task, None).await;
+    }
+
+    #[tokio::test]
+    async fn the_cluster_is_identified_by_the_kube_system_uid() {
+        let (client, server) = mock_client();
+        let task = server.run(vec![Expect::new(
+            "GET",
+            "/api/v1/namespaces/kube-system",
+            json!({"apiVersion": "v1", "kind": "Namespace",
+                   "metadata": {"name": "kube-system", "uid": "6f1c2f4e-0000-4000-8000-000000000001"}}),
+        )]);
+        assert_eq!(
+            cluster_uid(&client).await.as_deref(),
+            Some("6f1c2f4e-0000-4000-8000-000000000001")
+        );
         ApiServerVerifier::finish(task, None).await;
     }
 
