@@ -233,7 +233,9 @@ fn dynamic(v: Value) -> Arc<kube::core::DynamicObject> {
 /// Adds `reports` Trivy VulnerabilityReports (one per Deployment ReplicaSet container, in
 /// order, then more of the same images under other names) with about twenty vulnerabilities
 /// each, a few percent of them overdue or stale, and a cert-manager Certificate for every
-/// Ingress TLS Secret (a few expired). Marks both APIs served. Deterministic for a `seed`.
+/// Ingress TLS Secret (a few expired), and per namespace an Argo CD Application deploying into
+/// it (a few out of sync or pinned to a commit) and a PrometheusRule with an availability alert,
+/// plus one Alertmanager. Marks these APIs served. Deterministic for a `seed`.
 pub fn add_ecosystem(o: &mut Objects, reports: usize, seed: u64) {
     let mut rng = Rng(seed.max(1) ^ 0x9E37_79B9_7F4A_7C15);
     let severities = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"];
@@ -314,6 +316,7 @@ pub fn add_ecosystem(o: &mut Objects, reports: usize, seed: u64) {
                 .collect::<Vec<_>>()
         })
         .collect();
+    add_gitops_alerting(o, &mut rng);
     for (ns, secret) in tls {
         let expired = rng.chance(3);
         o.dynamic
@@ -333,6 +336,65 @@ pub fn add_ecosystem(o: &mut Objects, reports: usize, seed: u64) {
                 }
             })));
     }
+}
+
+/// Argo CD Applications and PrometheusRules, one per namespace, and an Alertmanager.
+fn add_gitops_alerting(o: &mut Objects, rng: &mut Rng) {
+    o.dynamic.mark_served(DynKind::ArgoApplication);
+    o.dynamic.mark_served(DynKind::PrometheusRule);
+    o.dynamic.mark_served(DynKind::Alertmanager);
+    let namespaces: Vec<String> = o
+        .namespaces
+        .iter()
+        .filter_map(|n| n.metadata.name.clone())
+        .collect();
+    for ns in namespaces {
+        let drifted = rng.chance(3);
+        o.dynamic
+            .get_mut(DynKind::ArgoApplication)
+            .get_or_insert_default()
+            .push(dynamic(json!({
+                "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+                "metadata": {"name": ns, "namespace": "argocd"},
+                "spec": {
+                    "project": "default",
+                    "source": {"repoURL": "https://git.example.com/platform.git",
+                               "targetRevision": if drifted { "0123456789abcdef0123456789abcdef01234567" } else { "main" },
+                               "path": format!("apps/{ns}")},
+                    "destination": {"server": "https://kubernetes.default.svc", "namespace": ns},
+                    "syncPolicy": {"automated": {"prune": true, "selfHeal": true}}
+                },
+                "status": {
+                    "sync": {"status": if drifted { "OutOfSync" } else { "Synced" },
+                             "revision": "89abcdef0123456789abcdef0123456789abcdef"},
+                    "health": {"status": "Healthy"},
+                    "reconciledAt": "2026-06-14T00:00:00Z",
+                    "operationState": {"phase": "Succeeded", "finishedAt": "2026-06-14T00:00:00Z"}
+                }
+            })));
+        o.dynamic
+            .get_mut(DynKind::PrometheusRule)
+            .get_or_insert_default()
+            .push(dynamic(json!({
+                "apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+                "metadata": {"name": "availability", "namespace": ns},
+                "spec": {"groups": [{"name": format!("{ns}.availability"), "rules": [
+                    {"alert": "DeploymentUnavailable",
+                     "expr": format!("kube_deployment_status_replicas_available{{namespace=\"{ns}\"}} < 1"),
+                     "for": "5m", "labels": {"severity": "critical"}},
+                    {"record": "namespace:available_replicas", "expr": "sum(kube_deployment_status_replicas_available)"}
+                ]}]}
+            })));
+    }
+    o.dynamic
+        .get_mut(DynKind::Alertmanager)
+        .get_or_insert_default()
+        .push(dynamic(json!({
+            "apiVersion": "monitoring.coreos.com/v1", "kind": "Alertmanager",
+            "metadata": {"name": "main", "namespace": "monitoring"},
+            "spec": {"replicas": 3},
+            "status": {"replicas": 3, "availableReplicas": 3}
+        })));
 }
 
 #[cfg(test)]
@@ -367,6 +429,14 @@ mod tests {
             .get(DynKind::CertManagerCertificate)
             .expect("served");
         assert!(!certs.is_empty());
-        assert_eq!(o.len(), before + 500 + certs.len());
+        let namespaces = o.namespaces.len();
+        for kind in [DynKind::ArgoApplication, DynKind::PrometheusRule] {
+            assert_eq!(o.dynamic.get(kind).expect("served").len(), namespaces);
+        }
+        assert_eq!(
+            o.dynamic.get(DynKind::Alertmanager).expect("served").len(),
+            1
+        );
+        assert_eq!(o.len(), before + 500 + certs.len() + 2 * namespaces + 1);
     }
 }

@@ -1,7 +1,9 @@
 //! The documents of one snapshot, in canonical JSON: `results.json` (the engine's
 //! [`Evaluation`]), `access-review.json` (the access matrix) and `inventory.json` (kinds, names,
-//! namespaces, resourceVersions and digests of every object), and `gitops.json` (each Argo CD /
-//! Flux application's source repository, revision and sync time) when a GitOps API is served.
+//! namespaces, resourceVersions and keyed digests of every object: HMAC-SHA256 with a key
+//! derived from the signing key, see [`super::keyed`]; no digest without a signing key), and
+//! `gitops.json` (each Argo CD / Flux application's source repository, revision and sync time)
+//! when a GitOps API is served.
 //!
 //! Building a bundle is pure: the same evaluation and snapshot give the same bytes. Secret data
 //! cannot appear: Secrets are never part of a [`ClusterSnapshot`], the inventory holds only
@@ -9,7 +11,8 @@
 
 use serde::Serialize;
 
-use super::{Result, canonical, sha256_hex};
+use super::keyed::InventoryKey;
+use super::{Error, Result, canonical, sha256_hex};
 use soc2_core::checks::change::gitops::{GitopsApplication, applications, gitops_served};
 use soc2_core::checks::rbac::{AccessMatrix, access_matrix};
 use soc2_core::crd::EvidenceInclude;
@@ -47,9 +50,35 @@ impl Document {
 /// The resource inventory as written.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Inventory<'a> {
+struct Inventory {
     objects: usize,
-    items: &'a [InventoryItem],
+    items: Vec<serde_json::Value>,
+}
+
+/// Replaces each item's plain SHA-256 by a keyed digest ([`InventoryKey`]), or drops it
+/// without a key: a plain digest of a small object confirms a guessed value.
+fn protect(
+    items: Vec<InventoryItem>,
+    key: Option<&InventoryKey>,
+) -> Result<Vec<serde_json::Value>> {
+    items
+        .into_iter()
+        .map(|mut item| {
+            if let Some(k) = key {
+                item.digest = k.digest(item.digest.as_bytes());
+            }
+            let mut value = serde_json::to_value(&item).map_err(|source| Error::Serialize {
+                what: INVENTORY.into(),
+                source,
+            })?;
+            if key.is_none()
+                && let serde_json::Value::Object(map) = &mut value
+            {
+                map.remove("digest");
+            }
+            Ok(value)
+        })
+        .collect()
 }
 
 /// The GitOps applications as written.
@@ -75,11 +104,21 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    /// Builds the documents for an evaluation of `snapshot`.
+    /// Builds the documents for an evaluation of `snapshot`, without inventory digests.
     pub fn build(
         evaluation: &Evaluation,
         snapshot: &ClusterSnapshot,
         include: &EvidenceInclude,
+    ) -> Result<Self> {
+        Self::build_keyed(evaluation, snapshot, include, None)
+    }
+
+    /// Builds the documents; inventory digests are keyed with `key` (none without a key).
+    pub fn build_keyed(
+        evaluation: &Evaluation,
+        snapshot: &ClusterSnapshot,
+        include: &EvidenceInclude,
+        key: Option<&InventoryKey>,
     ) -> Result<Self> {
         let mut documents = vec![Document {
             name: RESULTS.into(),
@@ -93,13 +132,13 @@ impl Bundle {
             });
         }
         if include.inventory {
-            let items = snapshot.inventory();
+            let items = protect(snapshot.inventory(), key)?;
             documents.push(Document {
                 name: INVENTORY.into(),
                 bytes: canonical::to_vec(
                     &Inventory {
                         objects: items.len(),
-                        items: &items,
+                        items,
                     },
                     INVENTORY,
                 )?,

@@ -14,9 +14,12 @@
 pub mod bundle;
 pub mod canonical;
 pub mod chain;
+pub mod checkpoint;
+pub mod keyed;
 pub mod keyring;
 pub mod layout;
 pub mod manifest;
+pub mod provenance;
 pub mod report;
 pub mod schedule;
 pub mod signing;
@@ -28,6 +31,7 @@ pub mod writer;
 pub use bundle::Bundle;
 pub use keyring::Keyring;
 pub use manifest::Manifest;
+pub use provenance::Provenance;
 pub use schedule::Schedule;
 pub use signing::{PublicKey, SigningKey};
 pub use store::Store;
@@ -100,6 +104,15 @@ pub enum Error {
     /// Invalid input (names, arguments).
     #[error("{0}")]
     Invalid(String),
+    /// The chain head in the store was not written by this writer's key (planted, unsigned or
+    /// signed by another key): the writer refuses to extend it.
+    #[error("refusing to extend the chain head {key}: {message}")]
+    UntrustedHead {
+        /// The head manifest's key.
+        key: String,
+        /// Why it is not trusted.
+        message: String,
+    },
     /// Local I/O (key files, report output).
     #[error("{context}: {source}")]
     Io {
@@ -125,6 +138,7 @@ impl Error {
             Error::Manifest { .. } => "manifest",
             Error::Invalid(_) => "invalid",
             Error::Io { .. } => "io",
+            Error::UntrustedHead { .. } => "untrusted_head",
         }
     }
 }

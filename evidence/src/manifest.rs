@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::provenance::Provenance;
 use super::schedule::{Gap, ScheduleSpec};
 use super::signing::{PublicKey, SigningKey};
 use super::{Error, Result, canonical};
@@ -52,6 +53,9 @@ pub struct Manifest {
     pub documents: Vec<DocumentEntry>,
     /// Slots missed since the previous snapshot (never backfilled).
     pub gaps: Vec<Gap>,
+    /// Where the snapshot came from (absent in manifests written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
     /// Base64 of the ed25519 public key, when signed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,

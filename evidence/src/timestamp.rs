@@ -125,6 +125,7 @@ impl TrustAnchors {
 pub struct Timestamper {
     url: String,
     http: reqwest::Client,
+    anchors: Option<TrustAnchors>,
 }
 
 impl Timestamper {
@@ -143,7 +144,15 @@ impl Timestamper {
         Ok(Self {
             url: url.to_string(),
             http,
+            anchors: None,
         })
+    }
+
+    /// Checks every token on receipt against `anchors` (the signer must chain to them): a TSA
+    /// impostor's token is refused instead of stored.
+    pub fn with_anchors(mut self, anchors: Option<TrustAnchors>) -> Self {
+        self.anchors = anchors;
+        self
     }
 
     /// The TSA URL.
@@ -187,6 +196,9 @@ impl Timestamper {
             ));
         }
         check_imprint(&tst.info, data).map_err(fail)?;
+        if let Some(anchors) = &self.anchors {
+            verify_token(&body, data, Some(anchors)).map_err(fail)?;
+        }
         Ok(body)
     }
 }

@@ -227,6 +227,13 @@ pub struct Entry {
     /// matched (not serialized).
     #[serde(skip)]
     pub kept: Option<Vec<u8>>,
+    /// Whether the manifest records a live cluster as its source (see
+    /// [`crate::Provenance::is_live`]); only those count toward completeness.
+    #[serde(skip)]
+    pub live: bool,
+    /// The schedule the manifest records (not serialized).
+    #[serde(skip)]
+    pub schedule: crate::schedule::ScheduleSpec,
 }
 
 /// The verification of one chain.
@@ -885,5 +892,10 @@ async fn verify_snapshot(
         timestamp: stamped,
         ok: report.problems.len() == problems_before,
         kept,
+        live: manifest
+            .provenance
+            .as_ref()
+            .is_some_and(crate::Provenance::is_live),
+        schedule: manifest.schedule.clone(),
     }))
 }

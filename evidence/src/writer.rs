@@ -13,8 +13,12 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::bundle::Bundle;
 use super::chain::{self, Head};
+use super::checkpoint::{self, Checkpoint};
+use super::keyed::InventoryKey;
 use super::layout::{self, MANIFEST};
 use super::manifest::{self, DocumentEntry, Manifest};
+use super::provenance::Provenance;
+use super::schedule::format_duration;
 use super::schedule::{Gap, Schedule};
 use super::signing::SigningKey;
 use super::store::Store;
@@ -116,6 +120,10 @@ pub struct Written {
     /// Why no time stamp token was stored, when time stamping is on and failed (the snapshot
     /// is complete without it).
     pub timestamp_error: Option<String>,
+    /// The checkpoint written to the witness (its key there), when a witness is configured.
+    pub checkpoint: Option<String>,
+    /// Why the checkpoint could not be written (the snapshot itself was written).
+    pub witness_error: Option<String>,
 }
 
 /// What retention removed.
@@ -127,6 +135,25 @@ pub struct Pruned {
     pub anchor: Option<String>,
 }
 
+/// The writer distrusts the store: it extends a head only when the head's manifest verifies
+/// against its own key. A head planted by someone with write access to the store (unsigned, or
+/// signed by another key) is refused, so the writer never signs a link to it.
+async fn check_head(store: &Store, head: &Head, key: &SigningKey) -> Result<()> {
+    let bytes = store.get(&head.key).await?;
+    if manifest::verify_stored(&bytes, &key.public()) {
+        return Ok(());
+    }
+    let err = Error::UntrustedHead {
+        key: head.key.clone(),
+        message: format!(
+            "its manifest is not signed by this writer's key {} (unsigned, signed by another key or altered); remove the planted snapshot or start a new chain",
+            key.public().fingerprint()
+        ),
+    };
+    tracing::error!(error = %err, "untrusted evidence chain head");
+    Err(err)
+}
+
 /// Appends snapshots to one chain.
 #[derive(Debug)]
 pub struct Writer {
@@ -134,6 +161,8 @@ pub struct Writer {
     config: WriterConfig,
     head: Option<Head>,
     timestamper: Option<Timestamper>,
+    provenance: Option<Provenance>,
+    witness: Option<Store>,
 }
 
 impl Writer {
@@ -142,11 +171,16 @@ impl Writer {
         layout::check_name("cluster", &config.cluster)?;
         layout::check_name("policy", &config.policy)?;
         let head = chain::find_head(&store, &config.cluster, &config.policy).await?;
+        if let (Some(h), Some(key)) = (&head, &config.signing_key) {
+            check_head(&store, h, key).await?;
+        }
         Ok(Self {
             store,
             config,
             head,
             timestamper: None,
+            provenance: None,
+            witness: None,
         })
     }
 
@@ -154,6 +188,17 @@ impl Writer {
     pub fn with_timestamper(mut self, tsa: Option<Timestamper>) -> Self {
         self.timestamper = tsa;
         self
+    }
+
+    /// Records where the following snapshots come from (in every manifest). Without it the
+    /// manifests carry no provenance and never count toward a period's completeness.
+    pub fn set_provenance(&mut self, provenance: Provenance) {
+        self.provenance = Some(provenance);
+    }
+
+    /// After each snapshot, writes a signed checkpoint of the new head to `witness`.
+    pub fn set_witness(&mut self, witness: Store) {
+        self.witness = Some(witness);
     }
 
     /// The newest complete snapshot this writer links to.
@@ -178,7 +223,17 @@ impl Writer {
         snapshot: &ClusterSnapshot,
         now: Timestamp,
     ) -> Result<Written> {
-        let mut bundle = Bundle::build(evaluation, snapshot, &self.config.include)?;
+        let inventory_key = self
+            .config
+            .signing_key
+            .as_ref()
+            .map(InventoryKey::from_signing_key);
+        let mut bundle = Bundle::build_keyed(
+            evaluation,
+            snapshot,
+            &self.config.include,
+            inventory_key.as_ref(),
+        )?;
         if self.config.oscal {
             bundle.add_oscal(evaluation, &self.config.cluster, &self.config.policy);
         }
@@ -237,6 +292,10 @@ impl Writer {
             time: rfc3339(now),
             documents,
             gaps: gaps.clone(),
+            provenance: self.provenance.clone().map(|mut p| {
+                p.written_at = rfc3339(Timestamp::now());
+                p
+            }),
             public_key: None,
             key_fingerprint: None,
             signature: None,
@@ -271,6 +330,16 @@ impl Writer {
             }
         }
         tracing::info!(key = %manifest_key, sequence = manifest.sequence, gaps = gaps.len(), "evidence snapshot written");
+        let (checkpoint, witness_error) = match self
+            .checkpoint(&manifest_key, &digest, &manifest)
+            .await
+        {
+            Ok(k) => (k, None),
+            Err(e) => {
+                tracing::warn!(key = %manifest_key, error = %e, "could not write the checkpoint to the witness");
+                (None, Some(e.to_string()))
+            }
+        };
         Ok(Written {
             snapshot: SnapshotRef {
                 time: rfc3339(now),
@@ -281,7 +350,52 @@ impl Writer {
             gaps,
             bytes,
             timestamp_error,
+            checkpoint,
+            witness_error,
         })
+    }
+
+    /// Writes the checkpoint of a new head to the witness (when configured), with retries.
+    async fn checkpoint(
+        &self,
+        manifest_key: &str,
+        digest: &str,
+        manifest: &Manifest,
+    ) -> Result<Option<String>> {
+        let Some(witness) = &self.witness else {
+            return Ok(None);
+        };
+        let mut cp = Checkpoint {
+            format: checkpoint::FORMAT.into(),
+            cluster: manifest.cluster.clone(),
+            policy: manifest.policy.clone(),
+            sequence: manifest.sequence,
+            manifest_key: manifest_key.to_string(),
+            digest: digest.to_string(),
+            time: manifest.time.clone(),
+            written_at: rfc3339(Timestamp::now()),
+            retention: self.config.retention.map(format_duration),
+            public_key: None,
+            key_fingerprint: None,
+            signature: None,
+        };
+        if let Some(key) = &self.config.signing_key {
+            cp.sign(key)?;
+        }
+        let policy = self.config.retry;
+        let attempts = policy.attempts.max(1);
+        let mut n = 1;
+        loop {
+            match checkpoint::put(witness, &cp).await {
+                Ok(k) => return Ok(Some(k)),
+                Err(e @ Error::Store { .. }) if n < attempts => {
+                    tracing::warn!(attempt = n, error = %e, "witness write failed");
+                    tokio::time::sleep(policy.backoff(n)).await;
+                    n += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Gets a token for the stored manifest bytes (retried like object writes) and stores it

@@ -205,7 +205,8 @@ mod tests {
 
     /// Answers like an API server without Velero, with VAP served, with two pages of pods,
     /// with Cilium, with Calico on native projectcalico.org/v3 CRDs (no
-    /// crd.projectcalico.org/v1), without Trivy, and with cert-manager served but forbidden.
+    /// crd.projectcalico.org/v1), without Trivy, Argo CD, Flux or prometheus-operator, and with
+    /// cert-manager served but forbidden.
     async fn serve(
         mut handle: tower_test::mock::Handle<Request<Body>, Response<Body>>,
     ) -> Vec<String> {
@@ -217,6 +218,10 @@ mod tests {
             let (status, body) = if path == "/apis/velero.io/v1"
                 || path == "/apis/crd.projectcalico.org/v1"
                 || path == "/apis/aquasecurity.github.io/v1alpha1"
+                // No Argo CD, Flux or prometheus-operator either.
+                || path.starts_with("/apis/argoproj.io/")
+                || path.contains(".toolkit.fluxcd.io/")
+                || path.starts_with("/apis/monitoring.coreos.com/")
             {
                 not_found()
             } else if path == "/apis/cert-manager.io/v1" {

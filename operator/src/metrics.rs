@@ -39,6 +39,14 @@ pub struct Metrics {
     pub findings_overdue: IntGaugeVec,
     /// `soc2_finding_oldest_age_seconds{control}`: age of the oldest failing finding (0: none).
     pub finding_oldest_age: IntGaugeVec,
+    /// `soc2_evidence_chain_sequence{policy}`: sequence of the newest snapshot written.
+    pub evidence_chain_sequence: IntGaugeVec,
+    /// `soc2_evidence_chain_head_info{policy,digest}`: 1 for the current head's manifest digest
+    /// (Prometheus history keeps the earlier ones: a witness of its own).
+    pub evidence_chain_head: IntGaugeVec,
+    /// `soc2_evidence_errors_total{policy,reason}`: failures by `Error::metric_label`
+    /// (`untrusted_head`, `witness`, `store`, …).
+    pub evidence_errors: IntCounterVec,
 }
 
 const DURATION_BUCKETS: &[f64] = &[
@@ -117,6 +125,21 @@ impl Metrics {
                 "soc2_evidence_last_success_timestamp_seconds",
                 "Unix time of the last evidence snapshot written, by policy",
                 &["policy"],
+            ),
+            evidence_chain_sequence: gauge(
+                "soc2_evidence_chain_sequence",
+                "Sequence number of the newest evidence snapshot written, by policy",
+                &["policy"],
+            ),
+            evidence_chain_head: gauge(
+                "soc2_evidence_chain_head_info",
+                "1 for the manifest digest of the newest evidence snapshot written, by policy",
+                &["policy", "digest"],
+            ),
+            evidence_errors: counter(
+                "soc2_evidence_errors_total",
+                "Evidence failures by policy and reason (untrusted_head, witness, store, ...)",
+                &["policy", "reason"],
             ),
             is_leader: {
                 let g = prometheus::IntGauge::new(

@@ -104,7 +104,14 @@ fn demo_cluster_fails_exactly_the_planted_violations() {
                 "vulnerability.scan-coverage": ["Deployment/web/storefront"]
             },
             "CC7.2": {"logging.audit-log": ["Pod/kube-system/kube-apiserver-control-plane"]},
-            "CC8.1": {"change.gitops-managed": ["Deployment/legacy/billing-batch"]},
+            "CC8.1": {
+                "change.gitops-managed": ["Deployment/legacy/billing-batch"],
+                "change.gitops-reconciled": [
+                    "Application/argocd/storefront",
+                    "HelmRelease/legacy/billing-batch"
+                ]
+            },
+            "A1.1": {"monitoring.alerting": ["Cluster/alertmanager"]},
             "A1.2": {
                 "backup.restore-tested": ["Cluster/restores"],
                 "backup.schedule-coverage": ["Namespace/legacy"]
@@ -130,7 +137,7 @@ fn demo_cluster_fails_exactly_the_planted_violations() {
     assert_eq!(statuses["CC6.2"], "Compliant");
     assert_eq!(statuses["CC6.7"], "NonCompliant");
     assert_eq!(statuses["CC7.2"], "NonCompliant");
-    assert_eq!(statuses["A1.1"], "Compliant");
+    assert_eq!(statuses["A1.1"], "NonCompliant");
     assert!(
         !stdout.contains("hunter2"),
         "a credential value leaked into the output"
@@ -154,7 +161,7 @@ fn table_output_groups_by_criteria_and_names_resources() {
     assert!(security < availability && availability < confidentiality);
     assert!(text.contains("ClusterRoleBinding/contractor-admin"));
     assert!(
-        text.contains("12 controls, 2 passing, 10 failing"),
+        text.contains("12 controls, 1 passing, 11 failing"),
         "{text}"
     );
     assert!(!text.contains("\x1b["), "no colour when not a terminal");

@@ -336,6 +336,8 @@ async fn the_report_states_the_pin_in_every_format() {
         keyring: Some(Keyring::single(s.key.public(), "auditor.json")),
         limits: Limits::default(),
         now: t("2026-06-15T12:30:00Z"),
+        expected_schedule: None,
+        checkpoints: None,
     };
     let r = report::build(&s.store, &o).await.unwrap();
     let fp = s.key.public().fingerprint();

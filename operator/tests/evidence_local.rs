@@ -368,7 +368,10 @@ async fn a_failed_manifest_write_removes_the_documents_it_wrote() {
     let keys = write_chain(&s, &TIMES[..1]).await;
     let at = t(TIMES[1]);
     let (snap, eval) = evaluate(&s.manifests, at);
-    let bundle = Bundle::build(&eval, &snap, &Default::default()).unwrap();
+    // The writer keys inventory digests with its signing key; the folder name follows.
+    let inventory_key = soc2_evidence::keyed::InventoryKey::from_signing_key(&s.key);
+    let bundle =
+        Bundle::build_keyed(&eval, &snap, &Default::default(), Some(&inventory_key)).unwrap();
     let folder =
         soc2_evidence::layout::snapshot_folder("prod", "hourly", at, &bundle.content_digest());
     // Something already sits where the manifest goes: the manifest write fails.

@@ -54,6 +54,7 @@ async fn fleet(root: &Path, key: &SigningKey) -> Store {
     )
     .await
     .unwrap();
+    w.set_provenance(live());
     for (at, a, b) in SERIES {
         w.write_bundle(&results(at, a, b), t(at)).await.unwrap();
     }
@@ -63,6 +64,7 @@ async fn fleet(root: &Path, key: &SigningKey) -> Store {
     )
     .await
     .unwrap();
+    w.set_provenance(live());
     let at = "2026-06-15T05:30:00Z";
     w.write_bundle(&results(at, "Compliant", "Compliant"), t(at))
         .await
@@ -80,6 +82,8 @@ fn options(cluster: Option<&str>, key: &SigningKey) -> ReportOptions {
         keyring: None,
         limits: Default::default(),
         now: t("2026-06-16T00:00:00Z"),
+        expected_schedule: None,
+        checkpoints: None,
     }
 }
 
@@ -394,4 +398,143 @@ async fn an_open_window_ends_now_when_the_period_has_not_ended() {
     // The open window since 05:00:05 lasts until "now" (06:00), not until June 30, so the
     // closed four-hour window stays the longest.
     assert_eq!((w.to.as_str(), w.open), ("2026-06-15T04:00:05Z", false));
+}
+
+/// A writer for `cluster` with `provenance` (and optionally a witness) on an hourly schedule.
+async fn writer_for(
+    store: &Store,
+    key: &SigningKey,
+    interval: &str,
+    provenance: soc2_evidence::Provenance,
+    witness: Option<&Store>,
+) -> Writer {
+    let mut cfg = config("prod-eu", "hourly", Some(key.clone()));
+    cfg.schedule = soc2_evidence::Schedule::parse(None, Some(interval)).unwrap();
+    let mut w = Writer::open(store.clone(), cfg).await.unwrap();
+    w.set_provenance(provenance);
+    if let Some(ws) = witness {
+        w.set_witness(ws.clone());
+    }
+    w
+}
+
+#[tokio::test]
+async fn deleting_the_newest_failing_snapshots_fails_the_report_with_the_witness() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::from_url(&format!("file://{}", tmp.path().join("s").display())).unwrap();
+    let witness = Store::from_url(&format!("file://{}", tmp.path().join("w").display())).unwrap();
+    let key = SigningKey::generate().unwrap();
+    let mut w = writer_for(&store, &key, "1h", live(), Some(&witness)).await;
+    let mut keys = Vec::new();
+    for (at, status) in [
+        ("2026-06-15T00:00:05Z", "Compliant"),
+        ("2026-06-15T01:00:05Z", "Compliant"),
+        ("2026-06-15T02:00:05Z", "Compliant"),
+        ("2026-06-15T03:00:05Z", "Compliant"),
+        ("2026-06-15T04:00:05Z", "NonCompliant"),
+        ("2026-06-15T05:00:05Z", "NonCompliant"),
+    ] {
+        keys.push(
+            w.write_bundle(&results(at, status, status), t(at))
+                .await
+                .unwrap()
+                .snapshot
+                .key,
+        );
+    }
+    for k in &keys[4..] {
+        let folder = k.rsplit_once('/').unwrap().0;
+        std::fs::remove_dir_all(tmp.path().join("s").join(folder)).unwrap();
+    }
+    let mut o = options(Some("prod-eu"), &key);
+    let r = report::build(&store, &o).await.unwrap();
+    assert!(
+        r.clusters[0].integrity.verified,
+        "the store alone looks fine"
+    );
+    assert_eq!(r.clusters[0].controls[0].share_compliant, 1.0);
+    let loaded =
+        soc2_evidence::checkpoint::load(&soc2_evidence::checkpoint::Source::Store(witness))
+            .await
+            .unwrap();
+    o.checkpoints = Some(std::sync::Arc::new(loaded));
+    let r = report::build(&store, &o).await.unwrap();
+    let i = &r.clusters[0].integrity;
+    assert!(!i.verified);
+    assert_eq!(
+        i.problems
+            .iter()
+            .filter(|p| p.starts_with("deleted"))
+            .count(),
+        2,
+        "{:?}",
+        i.problems
+    );
+}
+
+#[tokio::test]
+async fn snapshots_not_read_from_a_live_cluster_never_count_toward_completeness() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::from_url(&format!("file://{}", tmp.path().display())).unwrap();
+    let key = SigningKey::generate().unwrap();
+    // 24 hourly snapshots for a past day, written in one go from a manifests folder.
+    let mut w = writer_for(
+        &store,
+        &key,
+        "1h",
+        soc2_evidence::Provenance::manifests("./manifests", "cli"),
+        None,
+    )
+    .await;
+    for h in 0..24 {
+        let at = format!("2026-06-15T{h:02}:00:05Z");
+        w.write_bundle(&results(&at, "Compliant", "Compliant"), t(&at))
+            .await
+            .unwrap();
+    }
+    let mut o = options(Some("prod-eu"), &key);
+    o.to = t("2026-06-16T00:00:00Z");
+    let r = report::build(&store, &o).await.unwrap();
+    let c = &r.clusters[0];
+    assert!(c.integrity.verified);
+    assert_eq!((c.completeness.expected, c.completeness.present), (24, 0));
+    assert_eq!(c.completeness.not_live, 24);
+    assert!(markdown::render(&r).contains("not read from a live cluster"));
+}
+
+#[tokio::test]
+async fn a_sparser_schedule_at_the_end_does_not_make_the_period_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::from_url(&format!("file://{}", tmp.path().display())).unwrap();
+    let key = SigningKey::generate().unwrap();
+    let mut w = writer_for(&store, &key, "1h", live(), None).await;
+    for h in 0..5 {
+        let at = format!("2026-06-15T{h:02}:00:05Z");
+        w.write_bundle(&results(&at, "Compliant", "Compliant"), t(&at))
+            .await
+            .unwrap();
+    }
+    drop(w);
+    let mut w = writer_for(&store, &key, "1d", live(), None).await;
+    let at = "2026-06-15T05:00:05Z";
+    w.write_bundle(&results(at, "Compliant", "Compliant"), t(at))
+        .await
+        .unwrap();
+    let mut o = options(Some("prod-eu"), &key);
+    o.to = t("2026-06-16T00:00:00Z");
+    let r = report::build(&store, &o).await.unwrap();
+    let k = &r.clusters[0].completeness;
+    assert_eq!((k.expected, k.present), (24, 6), "{k:?}");
+    assert_eq!(k.schedule_changes.len(), 1, "{k:?}");
+    assert!(k.schedule_changes[0].contains("sparser"), "{k:?}");
+    // The auditor's expected schedule decides when given.
+    o.expected_schedule = Some(soc2_evidence::Schedule::parse(None, Some("1h")).unwrap());
+    let r = report::build(&store, &o).await.unwrap();
+    let k = &r.clusters[0].completeness;
+    assert_eq!((k.expected, k.present), (24, 6));
+    assert_eq!(
+        k.schedule_changes.len(),
+        1,
+        "the 1d snapshot differs: {k:?}"
+    );
 }

@@ -17,8 +17,9 @@ pub use control::{
     Soc2ControlStatus,
 };
 pub use policy::{
-    ControlSelection, EvidenceFormat, EvidenceInclude, EvidencePolicy, EvidencePolicySpec,
-    EvidencePolicyStatus, SigningSpec, SnapshotRef, StorageSpec,
+    CheckpointRef, ControlSelection, EvidenceFormat, EvidenceInclude, EvidencePolicy,
+    EvidencePolicySpec, EvidencePolicyStatus, SigningSpec, SnapshotRef, StorageSpec,
+    TimestampingSpec,
 };
 
 use kube::CustomResourceExt;

@@ -66,6 +66,39 @@ pub struct EvidencePolicySpec {
     /// Optional documents in each snapshot.
     #[serde(default)]
     pub include: EvidenceInclude,
+    /// Witness: a second, separately configured location (another bucket or prefix, with its
+    /// own `credentialsSecret`) that receives a signed checkpoint of the chain head after each
+    /// snapshot, so that deleted snapshots can be detected (`evidence verify --checkpoint`).
+    /// Unset: no checkpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<StorageSpec>,
+    /// RFC 3161 time stamping: each manifest is sent (as a SHA-256 imprint) to a time stamping
+    /// authority and its token stored beside it as `manifest.tsr`, so the time of a snapshot
+    /// does not rest on the operator's clock alone (`evidence verify --tsa-ca`). Unset: no
+    /// time stamps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamping: Option<TimestampingSpec>,
+}
+
+/// Where manifests are time stamped.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimestampingSpec {
+    /// URL of the time stamping authority (`http://` or `https://`), e.g.
+    /// `https://freetsa.org/tsr`.
+    #[schemars(length(min = 8, max = 2048), regex(pattern = r"^https?://"))]
+    pub url: String,
+    /// PEM bundle of the CA(s) the authority's signing certificate must chain to. When set,
+    /// each token is checked against it as it is received, and a token that does not chain is
+    /// refused (the snapshot is written without one and the policy reports it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 65536))]
+    pub ca_bundle: Option<String>,
+    /// A snapshot without a token counts as a failed attempt (status, metric and Event);
+    /// auditors then verify with `--require-timestamps`. Default false: a missing token is
+    /// logged and counted but the attempt succeeds.
+    #[serde(default)]
+    pub required: bool,
 }
 
 fn default_formats() -> Vec<EvidenceFormat> {
@@ -194,6 +227,21 @@ pub struct EvidencePolicyStatus {
     /// When the next snapshot is due (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_snapshot: Option<String>,
+    /// The last checkpoint written to the witness (`spec.witness`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<CheckpointRef>,
+}
+
+/// A checkpoint of the chain head, as written to the witness.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckpointRef {
+    /// Sequence of the snapshot.
+    pub sequence: u64,
+    /// SHA-256 of its manifest.
+    pub digest: String,
+    /// Snapshot time (RFC 3339).
+    pub time: String,
 }
 
 /// A written snapshot.

@@ -92,6 +92,16 @@ pub fn render(r: &PeriodReport) -> String {
             k.incomplete,
             k.rejected
         );
+        if k.not_live > 0 {
+            let _ = write!(
+                o,
+                "<p>{} verified snapshot(s) not read from a live cluster: not counted.</p>",
+                k.not_live
+            );
+        }
+        for change in &k.schedule_changes {
+            let _ = write!(o, "<p>Schedule: {}</p>", esc(change));
+        }
         if !k.gaps.is_empty() {
             o.push_str("<ul>");
             for g in &k.gaps {

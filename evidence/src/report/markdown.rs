@@ -49,6 +49,16 @@ pub fn render(r: &PeriodReport) -> String {
             k.incomplete,
             k.rejected
         );
+        if k.not_live > 0 {
+            let _ = writeln!(
+                o,
+                "  - {} verified snapshot(s) not read from a live cluster: not counted",
+                k.not_live
+            );
+        }
+        for change in &k.schedule_changes {
+            let _ = writeln!(o, "  - schedule: {}", md(change));
+        }
         for g in &k.gaps {
             let _ = writeln!(
                 o,

@@ -16,11 +16,13 @@ pub mod oscal;
 
 use std::collections::BTreeMap;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::bundle::RESULTS;
+use super::checkpoint;
 use super::keyring::Keyring;
+use super::schedule::ScheduleSpec;
 use super::schedule::{Gap, Schedule};
 use super::signing::PublicKey;
 use super::store::Store;
@@ -47,6 +49,13 @@ pub struct ReportOptions {
     pub limits: Limits,
     /// Report generation time.
     pub now: Timestamp,
+    /// The schedule the auditor expects (`--expect-schedule`/`--expected-interval`): when set,
+    /// completeness is counted against it alone and manifests recording another schedule are
+    /// listed; otherwise each schedule in force counts for its own epoch.
+    pub expected_schedule: Option<Schedule>,
+    /// Witnessed checkpoints (`--checkpoint`): snapshots they show that are missing from the
+    /// store are integrity breaks.
+    pub checkpoints: Option<std::sync::Arc<checkpoint::Loaded>>,
 }
 
 /// The whole report.
@@ -123,6 +132,14 @@ pub struct Completeness {
     pub incomplete: usize,
     /// Snapshots that failed verification (not counted).
     pub rejected: usize,
+    /// Verified snapshots not read from a live cluster (a manifests folder, or no recorded
+    /// provenance): shown, never counted toward completeness.
+    #[serde(default)]
+    pub not_live: usize,
+    /// Schedule changes recorded by the manifests in the period (a new schedule epoch), or
+    /// manifests whose schedule differs from the expected one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedule_changes: Vec<String>,
 }
 
 /// One control over the period.
@@ -268,7 +285,10 @@ pub async fn build(store: &Store, options: &ReportOptions) -> Result<PeriodRepor
         now: options.now,
         timestamps: Default::default(),
     };
-    let verified = verify::verify(store, &verify_options).await?;
+    let mut verified = verify::verify(store, &verify_options).await?;
+    if let Some(loaded) = &options.checkpoints {
+        checkpoint::check(&mut verified, loaded, &verify_options);
+    }
     let mut clusters = Vec::new();
     for chain in &verified.chains {
         clusters.push(chain_report(chain, verified.trust.pinned, options));
@@ -297,11 +317,8 @@ struct Accum {
 fn chain_report(chain: &ChainReport, pinned: bool, options: &ReportOptions) -> ClusterReport {
     let mut controls: BTreeMap<String, Accum> = BTreeMap::new();
     let mut rejected = 0;
-    let mut covered_slots = std::collections::BTreeSet::new();
-    let schedule = chain
-        .schedule
-        .as_ref()
-        .and_then(|s| Schedule::from_manifest(s).ok());
+    let mut live: Vec<(Timestamp, ScheduleSpec)> = Vec::new();
+    let mut not_live = 0;
     for entry in &chain.entries {
         if !entry.ok {
             rejected += 1;
@@ -316,8 +333,11 @@ fn chain_report(chain: &ChainReport, pinned: bool, options: &ReportOptions) -> C
             rejected += 1;
             continue;
         };
-        if let Some(slot) = schedule.as_ref().and_then(|s| s.slot_of(entry.time)) {
-            covered_slots.insert(slot);
+        // Provenance and schedule from the manifest verify read and checked, not a new read.
+        if entry.live {
+            live.push((entry.time, entry.schedule.clone()));
+        } else {
+            not_live += 1;
         }
         let time = rfc3339(entry.time);
         for c in doc.controls {
@@ -367,26 +387,14 @@ fn chain_report(chain: &ChainReport, pinned: bool, options: &ReportOptions) -> C
         .collect();
     out.sort_by(|a, b| (&a.control_id, &a.name).cmp(&(&b.control_id, &b.name)));
 
-    let expected = schedule
-        .as_ref()
-        .map_or(0, |s| s.slots(options.from, options.to).len());
-    let in_period = covered_slots
-        .iter()
-        .filter(|s| **s >= options.from && **s < options.to)
-        .count();
-    let present = if expected == 0 {
-        in_period
-    } else {
-        in_period.min(expected)
-    };
-    let schedule_text = match &chain.schedule {
-        Some(s) => match (&s.cron, &s.interval) {
-            (Some(c), _) => format!("cron {c}"),
-            (None, Some(i)) => format!("every {i}"),
-            _ => "unknown".into(),
-        },
-        None => "unknown (no snapshot)".into(),
-    };
+    let counted = completeness(
+        options.from,
+        options.to,
+        &live,
+        chain.schedule.as_ref(),
+        options.expected_schedule.as_ref(),
+    );
+    let (expected, present, schedule_text) = (counted.expected, counted.present, counted.schedule);
     let anchor = chain.anchor.as_ref().and_then(|a| {
         (!a.genesis).then(|| format!("{} (sequence {}): {}", a.key, a.sequence, a.note))
     });
@@ -421,8 +429,137 @@ fn chain_report(chain: &ChainReport, pinned: bool, options: &ReportOptions) -> C
                 .filter(|p| p.kind == "incomplete")
                 .count(),
             rejected,
+            not_live,
+            schedule_changes: counted.changes,
         },
         controls: out,
+    }
+}
+
+/// Completeness of one chain over `[from, to)`.
+#[derive(Debug, PartialEq)]
+pub struct Counted {
+    /// Slots expected.
+    pub expected: usize,
+    /// Slots covered by a live snapshot.
+    pub present: usize,
+    /// The schedule(s), as shown.
+    pub schedule: String,
+    /// Schedule changes (or differences from the expected schedule).
+    pub changes: Vec<String>,
+}
+
+fn describe(spec: &ScheduleSpec) -> String {
+    match (&spec.cron, &spec.interval) {
+        (Some(c), _) => format!("cron {c}"),
+        (None, Some(i)) => format!("every {i}"),
+        _ => "unknown".into(),
+    }
+}
+
+/// Counts expected and covered slots. `live` are the verified live snapshots (time and the
+/// schedule their manifest recorded), oldest first. With `expected`, every slot of that
+/// schedule in the period is expected. Otherwise each recorded schedule is in force for its own
+/// epoch: the first from the period start, each change to a denser schedule from the slot that
+/// the first snapshot under it covers. A change to a sparser schedule (fewer slots per week) is
+/// listed but not counted against: a writer cannot lower the bar by itself. `newest` is the schedule of the newest
+/// manifest, used when no live snapshot lies in the period.
+pub fn completeness(
+    from: Timestamp,
+    to: Timestamp,
+    live: &[(Timestamp, ScheduleSpec)],
+    newest: Option<&ScheduleSpec>,
+    expected: Option<&Schedule>,
+) -> Counted {
+    let mut changes = Vec::new();
+    let mut epochs: Vec<(Timestamp, Schedule, ScheduleSpec)> = Vec::new();
+    if let Some(s) = expected {
+        let spec = s.spec();
+        for (t, recorded) in live {
+            if *recorded != spec {
+                changes.push(format!(
+                    "snapshot at {} recorded schedule {}, expected {}",
+                    rfc3339(*t),
+                    describe(recorded),
+                    describe(&spec)
+                ));
+            }
+        }
+        epochs.push((from, s.clone(), spec));
+    } else {
+        for (t, recorded) in live {
+            let Ok(s) = Schedule::from_manifest(recorded) else {
+                continue;
+            };
+            match epochs.last() {
+                None => epochs.push((from, s, recorded.clone())),
+                Some((start, current, spec)) if spec != recorded => {
+                    // A writer cannot lower the bar by itself: a sparser schedule is listed,
+                    // not counted against, unless the auditor expects it.
+                    let week = SignedDuration::from_hours(24 * 7);
+                    let density = |x: &Schedule| {
+                        from.checked_add(week)
+                            .map_or(0, |end| x.slots(from, end).len())
+                    };
+                    if density(&s) < density(current) {
+                        changes.push(format!(
+                            "snapshot at {} recorded schedule {}, sparser than {} in force: not counted against (pass the expected schedule to accept it)",
+                            rfc3339(*t),
+                            describe(recorded),
+                            describe(spec)
+                        ));
+                        continue;
+                    }
+                    changes.push(format!(
+                        "schedule changed from {} to {} at {}",
+                        describe(spec),
+                        describe(recorded),
+                        rfc3339(*t)
+                    ));
+                    let begin = s.slot_of(*t).unwrap_or(*t).max(*start);
+                    epochs.push((begin, s, recorded.clone()));
+                }
+                Some(_) => {}
+            }
+        }
+        if epochs.is_empty()
+            && let Some(s) = newest.and_then(|n| Schedule::from_manifest(n).ok())
+        {
+            epochs.push((from, s, newest.cloned().unwrap_or_default()));
+        }
+    }
+    let mut expected_slots = 0;
+    let mut covered = std::collections::BTreeSet::new();
+    for (i, (start, s, _)) in epochs.iter().enumerate() {
+        let end = epochs.get(i + 1).map_or(to, |e| e.0).min(to);
+        let start = (*start).max(from);
+        if start >= end {
+            continue;
+        }
+        expected_slots += s.slots(start, end).len();
+        for (t, _) in live {
+            if let Some(slot) = s.slot_of(*t)
+                && slot >= start
+                && slot < end
+            {
+                covered.insert((i, slot));
+            }
+        }
+    }
+    let schedule = match epochs.as_slice() {
+        [] => "unknown (no snapshot)".to_string(),
+        [(_, _, spec)] => describe(spec),
+        many => many
+            .iter()
+            .map(|(start, _, spec)| format!("{} from {}", describe(spec), rfc3339(*start)))
+            .collect::<Vec<_>>()
+            .join(", then "),
+    };
+    Counted {
+        expected: expected_slots,
+        present: covered.len().min(expected_slots),
+        schedule,
+        changes,
     }
 }
 

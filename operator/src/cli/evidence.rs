@@ -14,8 +14,8 @@ use soc2_core::snapshot::{ClusterSnapshot, manifests};
 use soc2_evidence::store::storage_spec;
 use soc2_evidence::verify::{DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_MANIFEST_BYTES, Limits};
 use soc2_evidence::{
-    Keyring, PublicKey, RetryPolicy, Schedule, SigningKey, Store, VerifyOptions, Writer,
-    WriterConfig, verify,
+    Keyring, Provenance, PublicKey, RetryPolicy, Schedule, SigningKey, Store, VerifyOptions,
+    Writer, WriterConfig, checkpoint, verify,
 };
 
 /// Where the evidence is (shared by `evidence` and `report`).
@@ -135,9 +135,11 @@ pub enum EvidenceCommand {
 /// Arguments of `evidence snapshot`.
 #[derive(Debug, Args)]
 pub struct SnapshotArgs {
-    /// A folder (or file) of manifests, or `live` for the current kubeconfig context.
+    /// A folder (or file) of manifests. Unset (or `live`): the cluster of the current
+    /// kubeconfig context, as `audit` reads it. Only live snapshots count toward a period's
+    /// completeness.
     #[arg(long, short = 'm')]
-    pub manifests: String,
+    pub manifests: Option<String>,
     /// Soc2Control manifests (file or folder). Default: the built-in baseline.
     #[arg(long, short = 'c')]
     pub controls: Option<PathBuf>,
@@ -162,9 +164,16 @@ pub struct SnapshotArgs {
     /// Delete whole snapshots older than this after writing (e.g. `400d`).
     #[arg(long)]
     pub retention: Option<String>,
-    /// Snapshot time (RFC 3339). Default: now.
+    /// Snapshot time (RFC 3339), for snapshots of a manifests folder only (refused for a live
+    /// cluster, whose snapshots are always taken now). Default: now.
     #[arg(long)]
     pub at: Option<Timestamp>,
+    /// Witness store for signed checkpoints of the chain head (another bucket or prefix).
+    /// Credentials: `SOC2_WITNESS_<NAME>` environment variables (e.g.
+    /// `SOC2_WITNESS_AWS_ACCESS_KEY_ID`) override the store's; endpoint/region/path-style flags
+    /// are shared with `--store`.
+    #[arg(long)]
+    pub witness: Option<String>,
     /// Kubeconfig context for `--manifests live`.
     #[arg(long)]
     pub context: Option<String>,
@@ -220,6 +229,10 @@ pub struct VerifyArgs {
     /// Largest distance between a token's time and the manifest time (default 15m).
     #[arg(long)]
     pub timestamp_tolerance: Option<String>,
+    /// Witnessed checkpoints: a checkpoint file, or the witness store URL (`--witness` of the
+    /// writer). Snapshots they show that are missing from the store are breaks.
+    #[arg(long)]
+    pub checkpoint: Option<String>,
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = VerifyFormat::Text)]
     pub output: VerifyFormat,
@@ -291,13 +304,28 @@ fn snapshot(args: SnapshotArgs) -> u8 {
         Ok(s) => s,
         Err(e) => return input_error(e),
     };
-    let snapshot = if args.manifests == "live" {
-        match super::audit::load_live(args.context.as_deref()) {
-            Ok(s) => s,
-            Err(e) => return input_error(format!("reading the cluster: {e}")),
+    let witness = match args
+        .witness
+        .as_deref()
+        .map(|w| open_witness(w, &args.store))
+    {
+        None => None,
+        Some(Ok(w)) => Some(w),
+        Some(Err(e)) => return input_error(format!("--witness: {e}")),
+    };
+    let (snapshot, provenance) = match args.manifests.as_deref() {
+        None | Some("live") => {
+            if args.at.is_some() {
+                return input_error(
+                    "--at is only for snapshots of a --manifests folder: a live snapshot is taken now",
+                );
+            }
+            match load_live(args.context.as_deref()) {
+                Ok(s) => s,
+                Err(e) => return input_error(format!("reading the cluster: {e}")),
+            }
         }
-    } else {
-        match manifests::load(std::path::Path::new(&args.manifests)) {
+        Some(path) => match manifests::load(std::path::Path::new(path)) {
             Ok(r) => {
                 for n in &r.not_evaluated {
                     eprintln!(
@@ -305,10 +333,13 @@ fn snapshot(args: SnapshotArgs) -> u8 {
                         n.file, n.document, n.kind, n.name, n.reason
                     );
                 }
-                ClusterSnapshot::new(r.objects)
+                (
+                    ClusterSnapshot::new(r.objects),
+                    Provenance::manifests(path, "cli"),
+                )
             }
             Err(e) => return input_error(e),
-        }
+        },
     };
     let now = args.at.unwrap_or_else(Timestamp::now);
     let evaluation = engine::evaluate(&controls, &snapshot, now);
@@ -340,6 +371,10 @@ fn snapshot(args: SnapshotArgs) -> u8 {
     };
     let result = rt.block_on(async {
         let mut writer = Writer::open(store, config).await?.with_timestamper(tsa);
+        writer.set_provenance(provenance);
+        if let Some(w) = witness {
+            writer.set_witness(w);
+        }
         let written = writer.write(&evaluation, &snapshot, now).await?;
         let pruned = writer.prune(now).await?;
         Ok::<_, soc2_evidence::Error>((written, pruned))
@@ -358,6 +393,13 @@ fn snapshot(args: SnapshotArgs) -> u8 {
                     "recorded gap: {} slot(s) missed from {} to {}",
                     g.missed, g.from, g.to
                 );
+            }
+            if let Some(c) = &w.checkpoint {
+                println!("checkpoint: {c}");
+            }
+            if let Some(e) = &w.witness_error {
+                eprintln!("error: the snapshot was written but its checkpoint was not: {e}");
+                return EXIT_FAIL;
             }
             if !pruned.folders.is_empty() {
                 println!(
@@ -430,7 +472,23 @@ fn verify_cmd(args: VerifyArgs) -> u8 {
         Ok(rt) => rt,
         Err(e) => return input_error(e),
     };
-    let report = match rt.block_on(verify::verify(&store, &options)) {
+    let checkpoints = match args
+        .checkpoint
+        .as_deref()
+        .map(checkpoint_source)
+        .transpose()
+    {
+        Ok(c) => c,
+        Err(e) => return input_error(format!("--checkpoint: {e}")),
+    };
+    let report = match rt.block_on(async {
+        let mut report = verify::verify(&store, &options).await?;
+        if let Some(source) = &checkpoints {
+            let loaded = checkpoint::load(source).await?;
+            checkpoint::check(&mut report, &loaded, &options);
+        }
+        Ok::<_, soc2_evidence::Error>(report)
+    }) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: reading {store}: {e}");
@@ -449,4 +507,57 @@ fn verify_cmd(args: VerifyArgs) -> u8 {
         return EXIT_FAIL;
     }
     if report.ok() { EXIT_OK } else { EXIT_FAIL }
+}
+
+/// Opens the witness store: the `--store` connection flags with the witness URL, credentials
+/// from `SOC2_WITNESS_*` environment variables.
+fn open_witness(url: &str, store: &StoreArgs) -> Result<Store, String> {
+    let args = StoreArgs {
+        store: url.to_string(),
+        ..store.clone()
+    };
+    let credentials: BTreeMap<String, String> = std::env::vars()
+        .filter_map(|(k, v)| k.strip_prefix("SOC2_WITNESS_").map(|k| (k.to_string(), v)))
+        .collect();
+    Store::open(&args.spec(), &credentials).map_err(|e| e.to_string())
+}
+
+/// `--checkpoint`: an existing file, else a witness store URL.
+pub fn checkpoint_source(arg: &str) -> Result<checkpoint::Source, String> {
+    let path = std::path::Path::new(arg);
+    if path.is_file() {
+        return Ok(checkpoint::Source::File(path.to_path_buf()));
+    }
+    Store::open(&storage_spec(arg), &BTreeMap::new())
+        .map(checkpoint::Source::Store)
+        .map_err(|e| e.to_string())
+}
+
+/// Reads the cluster of the kubeconfig (`context`, or the current one; in a pod, the service
+/// account) and its provenance: the API server's address and the `kube-system` namespace UID.
+fn load_live(context: Option<&str>) -> Result<(ClusterSnapshot, Provenance), String> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let options = kube::config::KubeConfigOptions {
+            context: context.map(str::to_string),
+            ..Default::default()
+        };
+        let config = match kube::Config::from_kubeconfig(&options).await {
+            Ok(c) => c,
+            Err(_) if context.is_none() => kube::Config::infer()
+                .await
+                .map_err(|e| format!("no usable kubeconfig: {e}"))?,
+            Err(e) => return Err(format!("kubeconfig: {e}")),
+        };
+        let server = config.cluster_url.to_string();
+        let client = kube::Client::try_from(config).map_err(|e| e.to_string())?;
+        let uid = crate::controller::policy::cluster_uid(&client).await;
+        let objects = crate::live::load(&client)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((
+            ClusterSnapshot::new(objects),
+            Provenance::live(uid, Some(server), "cli"),
+        ))
+    })
 }

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 
 use super::evidence::{StoreArgs, TrustArgs, parse_from, parse_to, runtime};
 use super::{EXIT_FAIL, EXIT_OK, EXIT_USAGE, input_error};
+use soc2_evidence::Schedule;
 use soc2_evidence::canonical;
 use soc2_evidence::report::{self, ReportOptions, html, markdown, oscal};
 
@@ -48,6 +49,18 @@ pub struct ReportArgs {
     /// What the integrity check trusts.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// The schedule the auditor expects (cron, UTC): completeness is counted against it and
+    /// manifests recording another schedule are listed. Default: each recorded schedule for its
+    /// own epoch.
+    #[arg(long, conflicts_with = "expected_interval")]
+    pub expect_schedule: Option<String>,
+    /// The interval the auditor expects (e.g. `1h`); see `--expect-schedule`.
+    #[arg(long)]
+    pub expected_interval: Option<String>,
+    /// Witnessed checkpoints (a checkpoint file or the witness store URL): snapshots they show
+    /// that are missing from the store make the evidence fail to verify.
+    #[arg(long)]
+    pub checkpoint: Option<String>,
     /// Write here instead of standard output.
     #[arg(long, short)]
     pub out: Option<PathBuf>,
@@ -69,7 +82,23 @@ pub(super) fn run(args: ReportArgs) -> u8 {
         Ok(s) => s,
         Err(e) => return input_error(e),
     };
-    let options = ReportOptions {
+    let expected_schedule = match (&args.expect_schedule, &args.expected_interval) {
+        (None, None) => None,
+        (c, i) => match Schedule::parse(c.as_deref(), i.as_deref()) {
+            Ok(s) => Some(s),
+            Err(e) => return input_error(format!("--expect-schedule/--expected-interval: {e}")),
+        },
+    };
+    let checkpoint_source = match args
+        .checkpoint
+        .as_deref()
+        .map(super::evidence::checkpoint_source)
+        .transpose()
+    {
+        Ok(c) => c,
+        Err(e) => return input_error(format!("--checkpoint: {e}")),
+    };
+    let mut options = ReportOptions {
         from,
         to,
         cluster: (args.cluster != "all").then(|| args.cluster.clone()),
@@ -78,11 +107,19 @@ pub(super) fn run(args: ReportArgs) -> u8 {
         keyring,
         limits: args.trust.limits(),
         now: Timestamp::now(),
+        expected_schedule,
+        checkpoints: None,
     };
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => return input_error(e),
     };
+    if let Some(source) = &checkpoint_source {
+        match rt.block_on(soc2_evidence::checkpoint::load(source)) {
+            Ok(l) => options.checkpoints = Some(std::sync::Arc::new(l)),
+            Err(e) => return input_error(format!("--checkpoint: {e}")),
+        }
+    }
     let r = match rt.block_on(report::build(&store, &options)) {
         Ok(r) => r,
         Err(e) => {

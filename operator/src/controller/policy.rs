@@ -15,9 +15,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, Patch, PatchParams};
 use kube::core::{Selector, SelectorExt};
+use kube::runtime::events::{Event, EventType};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
@@ -28,13 +29,13 @@ use tracing::{info, warn};
 use super::Context;
 use super::enforce::MANAGER;
 use soc2_core::crd::{
-    Condition, ControlSelection, EvidencePolicy, EvidencePolicySpec, EvidencePolicyStatus,
-    SnapshotRef, Soc2Control, parse_duration,
+    CheckpointRef, Condition, ControlSelection, EvidencePolicy, EvidencePolicySpec,
+    EvidencePolicyStatus, SnapshotRef, Soc2Control, parse_duration,
 };
 use soc2_core::engine;
 use soc2_core::snapshot::ClusterSnapshot;
 use soc2_evidence::writer::Written;
-use soc2_evidence::{self, Schedule, SigningKey, Store, Writer, WriterConfig, rfc3339};
+use soc2_evidence::{self, Provenance, Schedule, SigningKey, Store, Writer, WriterConfig, rfc3339};
 
 /// Condition type: the spec is valid, the secrets loaded and the store opened.
 pub const READY: &str = "Ready";
@@ -77,6 +78,12 @@ pub fn validate(spec: &EvidencePolicySpec) -> Result<Validated, String> {
         parse_duration(r).map_err(|e| format!("spec.retention: {e}"))?;
     }
     check_storage_url(&spec.storage.url).map_err(|e| format!("spec.storage.url: {e}"))?;
+    if let Some(w) = &spec.witness {
+        check_storage_url(&w.url).map_err(|e| format!("spec.witness.url: {e}"))?;
+    }
+    if let Some(t) = &spec.timestamping {
+        timestamper(t)?;
+    }
     if let Some(signing) = &spec.signing {
         if signing.secret_name.is_empty() {
             return Err("spec.signing.secretName: must not be empty".into());
@@ -93,6 +100,22 @@ pub fn validate(spec: &EvidencePolicySpec) -> Result<Validated, String> {
         .transpose()
         .map_err(|e| format!("spec.controls.selector: {e}"))?;
     Ok(Validated { schedule, selector })
+}
+
+/// The client of `spec.timestamping`; errors name the field at fault.
+pub fn timestamper(
+    spec: &soc2_core::crd::TimestampingSpec,
+) -> Result<soc2_evidence::timestamp::Timestamper, String> {
+    use soc2_evidence::timestamp::{Timestamper, TrustAnchors};
+    let anchors = spec
+        .ca_bundle
+        .as_deref()
+        .map(TrustAnchors::from_pem)
+        .transpose()
+        .map_err(|e| format!("spec.timestamping.caBundle: {e}"))?;
+    Ok(Timestamper::new(&spec.url)
+        .map_err(|e| format!("spec.timestamping.url: {e}"))?
+        .with_anchors(anchors))
 }
 
 /// The storage URL's syntax only: opening the store needs the credentials (a later step), and
@@ -166,6 +189,8 @@ pub struct Observed {
     pub consecutive_failures: u32,
     /// When the next snapshot is due.
     pub next_snapshot: Option<Timestamp>,
+    /// The last checkpoint written to the witness.
+    pub checkpoint: Option<CheckpointRef>,
 }
 
 impl Default for Observed {
@@ -178,18 +203,40 @@ impl Default for Observed {
             snapshots_written: 0,
             consecutive_failures: 0,
             next_snapshot: None,
+            checkpoint: None,
         }
     }
 }
 
 impl Observed {
     /// Records a successful write.
-    pub fn success(&mut self, written: &Written) {
+    /// `timestamps_required` (`spec.timestamping.required`): a snapshot written without its
+    /// time stamp token counts as a failed attempt.
+    pub fn success(&mut self, written: &Written, timestamps_required: bool) {
         self.last_attempt = Some(Ok(()));
         self.last_snapshot = Some(written.snapshot.clone());
         self.chain_head = Some(written.snapshot.digest.clone());
         self.snapshots_written += 1;
         self.consecutive_failures = 0;
+        if written.checkpoint.is_some() {
+            self.checkpoint = Some(CheckpointRef {
+                sequence: written.sequence,
+                digest: written.snapshot.digest.clone(),
+                time: written.snapshot.time.clone(),
+            });
+        }
+        if let Some(e) = &written.witness_error {
+            self.last_attempt = Some(Err(format!(
+                "the snapshot was written but its checkpoint was not: {e}"
+            )));
+        }
+        if let Some(e) = &written.timestamp_error
+            && timestamps_required
+        {
+            self.last_attempt = Some(Err(format!(
+                "the snapshot was written without its required time stamp: {e}"
+            )));
+        }
     }
 
     /// Records a failed write.
@@ -271,6 +318,7 @@ pub fn desired_status(
         consecutive_failures: observed.consecutive_failures,
         last_error,
         next_snapshot: observed.next_snapshot.map(rfc3339),
+        checkpoint: observed.checkpoint.clone(),
     }
 }
 
@@ -311,11 +359,56 @@ pub fn record_metrics(
         .evidence_snapshots
         .with_label_values(&[policy, result])
         .inc();
-    if outcome.is_ok() {
-        metrics
-            .evidence_last_success
-            .with_label_values(&[policy])
-            .set(now.as_second());
+    match outcome {
+        Ok(w) => {
+            metrics
+                .evidence_last_success
+                .with_label_values(&[policy])
+                .set(now.as_second());
+            metrics
+                .evidence_chain_sequence
+                .with_label_values(&[policy])
+                .set(i64::try_from(w.sequence).unwrap_or(i64::MAX));
+            // One series per head digest; the previous one is dropped from the exposition
+            // (Prometheus keeps its history).
+            use prometheus::core::Collector as _;
+            for m in metrics.evidence_chain_head.collect() {
+                for metric in m.get_metric() {
+                    let labels: Vec<(&str, &str)> = metric
+                        .get_label()
+                        .iter()
+                        .map(|l| (l.name(), l.value()))
+                        .collect();
+                    if labels.contains(&("policy", policy))
+                        && let Some((_, d)) = labels.iter().find(|(n, _)| *n == "digest")
+                    {
+                        let _ = metrics
+                            .evidence_chain_head
+                            .remove_label_values(&[policy, d]);
+                    }
+                }
+            }
+            metrics
+                .evidence_chain_head
+                .with_label_values(&[policy, &w.snapshot.digest])
+                .set(1);
+            if w.witness_error.is_some() {
+                metrics
+                    .evidence_errors
+                    .with_label_values(&[policy, "witness"])
+                    .inc();
+            }
+            if w.timestamp_error.is_some() {
+                metrics
+                    .evidence_errors
+                    .with_label_values(&[policy, "timestamp"])
+                    .inc();
+            }
+        }
+        Err(e) => metrics
+            .evidence_errors
+            .with_label_values(&[policy, e.metric_label()])
+            .inc(),
     }
 }
 
@@ -412,10 +505,106 @@ async fn open_writer(
     let config =
         WriterConfig::from_policy(&ctx.cluster_name, &policy.name_any(), &policy.spec, key)
             .map_err(|e| (false, e.to_string()))?;
-    let writer = Writer::open(store, config)
-        .await
-        .map_err(|e| (true, format!("spec.storage: {e}")))?;
+    let mut writer = match Writer::open(store, config).await {
+        Ok(w) => w,
+        Err(e @ soc2_evidence::Error::UntrustedHead { .. }) => {
+            untrusted_head(ctx, policy, &e).await;
+            return Err((true, format!("spec.storage: {e}")));
+        }
+        Err(e) => return Err((true, format!("spec.storage: {e}"))),
+    };
+    if let Some(t) = &policy.spec.timestamping {
+        writer = writer.with_timestamper(Some(timestamper(t).map_err(|e| (false, e))?));
+    }
+    if let Some(w) = &policy.spec.witness {
+        let credentials = match &w.credentials_secret {
+            None => BTreeMap::new(),
+            Some(name) => {
+                let field = "spec.witness.credentialsSecret";
+                let mut out = BTreeMap::new();
+                for (k, v) in read_secret(ctx, field, name).await.map_err(|e| (true, e))? {
+                    let v = String::from_utf8(v).map_err(|_| {
+                        (
+                            true,
+                            format!("{field}: key {k:?} of Secret {name} is not UTF-8"),
+                        )
+                    })?;
+                    out.insert(k, v);
+                }
+                out
+            }
+        };
+        let witness =
+            Store::open(w, &credentials).map_err(|e| (true, format!("spec.witness: {e}")))?;
+        writer.set_witness(witness);
+    }
+    // In a pod the API server is the one of the service environment variables.
+    let server = match (
+        std::env::var("KUBERNETES_SERVICE_HOST"),
+        std::env::var("KUBERNETES_SERVICE_PORT"),
+    ) {
+        (Ok(h), Ok(p)) => Some(format!("https://{h}:{p}")),
+        _ => None,
+    };
+    writer.set_provenance(Provenance::live(
+        cluster_uid(&ctx.client).await,
+        server,
+        "operator",
+    ));
     Ok((validated, writer))
+}
+
+/// The UID of the `kube-system` namespace: identifies the cluster a live snapshot was read
+/// from. `None` when it cannot be read (the manifest then records no UID).
+pub async fn cluster_uid(client: &kube::Client) -> Option<String> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    match api.get_opt("kube-system").await {
+        Ok(ns) => ns.and_then(|n| n.metadata.uid),
+        Err(e) => {
+            warn!(error = %e, "could not read the kube-system namespace UID for evidence provenance");
+            None
+        }
+    }
+}
+
+/// The writer refused a chain head it did not write: metric and Warning Event on the policy.
+async fn untrusted_head(ctx: &Context, policy: &EvidencePolicy, error: &soc2_evidence::Error) {
+    let name = policy.name_any();
+    ctx.metrics
+        .evidence_errors
+        .with_label_values(&[name.as_str(), error.metric_label()])
+        .inc();
+    warning_event(
+        ctx,
+        policy,
+        "UntrustedChainHead",
+        "OpenEvidenceChain",
+        &error.to_string(),
+    )
+    .await;
+}
+
+/// A Warning Event on the policy (leader only; the note is cut to 1000 characters).
+async fn warning_event(
+    ctx: &Context,
+    policy: &EvidencePolicy,
+    reason: &str,
+    action: &str,
+    note: &str,
+) {
+    if !ctx.is_leader() {
+        return;
+    }
+    let ev = Event {
+        type_: EventType::Warning,
+        reason: reason.into(),
+        note: Some(note.chars().take(1000).collect()),
+        action: action.into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&ev, &policy.object_ref(&())).await {
+        warn!(error = %e, "could not publish event");
+    }
 }
 
 /// Step: writes status by server-side apply (leader only).
@@ -567,7 +756,18 @@ pub async fn run_policy(
             let outcome = tick(&mut writer, &controls, &snapshot, now).await;
             record_metrics(&ctx.metrics, &name, &outcome, now);
             match &outcome {
-                Ok(w) => observed.success(w),
+                Ok(w) => {
+                    let required = policy
+                        .spec
+                        .timestamping
+                        .as_ref()
+                        .is_some_and(|t| t.required);
+                    observed.success(w, required);
+                    if let Some(e) = &w.timestamp_error {
+                        warning_event(&ctx, &policy, "TimestampMissing", "TimestampSnapshot", e)
+                            .await;
+                    }
+                }
                 Err(e) => {
                     warn!(policy = %name, error = %e, "evidence snapshot failed; next attempt at the next due time");
                     observed.failure(e);

@@ -84,6 +84,15 @@ pub fn evaluate(manifests_dir: &Path, now: Timestamp) -> (ClusterSnapshot, Evalu
     (snapshot, evaluation)
 }
 
+/// The provenance of a snapshot read from a (pretend) live cluster.
+pub fn live() -> soc2_evidence::Provenance {
+    soc2_evidence::Provenance::live(
+        Some("0d7f6a4e-kube-system".into()),
+        Some("https://127.0.0.1:6443".into()),
+        "test",
+    )
+}
+
 /// A writer configuration with an hourly schedule and fast retries.
 pub fn config(cluster: &str, policy: &str, key: Option<SigningKey>) -> WriterConfig {
     WriterConfig {

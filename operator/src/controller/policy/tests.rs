@@ -24,6 +24,8 @@ fn spec(url: &str) -> EvidencePolicySpec {
         formats: vec![soc2_core::crd::EvidenceFormat::JSON],
         signing: None,
         include: EvidenceInclude::default(),
+        witness: None,
+        timestamping: None,
     }
 }
 
@@ -93,6 +95,21 @@ fn validation_names_the_field() {
     );
     let e = validate(&s).unwrap_err();
     assert!(e.starts_with("spec.controls.selector: "), "{e}");
+
+    let mut s = spec("file:///tmp/evidence");
+    s.timestamping = Some(soc2_core::crd::TimestampingSpec {
+        url: "http://tsa.example.com/tsr".into(),
+        ca_bundle: None,
+        required: true,
+    });
+    assert!(validate(&s).is_ok());
+    s.timestamping.as_mut().unwrap().url = "ftp://tsa.example.com".into();
+    let e = validate(&s).unwrap_err();
+    assert!(e.starts_with("spec.timestamping.url: "), "{e}");
+    s.timestamping.as_mut().unwrap().url = "https://tsa.example.com/tsr".into();
+    s.timestamping.as_mut().unwrap().ca_bundle = Some("not a certificate".into());
+    let e = validate(&s).unwrap_err();
+    assert!(e.starts_with("spec.timestamping.caBundle: "), "{e}");
 }
 
 #[test]
@@ -231,6 +248,9 @@ async fn tick_writes_a_verifiable_snapshot_and_the_status_body() {
     let config = WriterConfig::from_policy("test", "hourly", &policy_spec, Some(key)).unwrap();
     let mut writer = Writer::open(store, config).await.unwrap();
     assert_eq!(head_ref(&writer), (None, None));
+    let witness_dir = tempfile::tempdir().unwrap();
+    writer
+        .set_witness(Store::from_url(&format!("file://{}", witness_dir.path().display())).unwrap());
 
     let snapshot = ClusterSnapshot::new(soc2_core::synth::generate(2000, 1));
     let controls = select_controls(
@@ -277,7 +297,7 @@ async fn tick_writes_a_verifiable_snapshot_and_the_status_body() {
         consecutive_failures: 2,
         ..Observed::default()
     };
-    observed.success(&written);
+    observed.success(&written, false);
     observed.next_snapshot = next_due(&validated.schedule, now);
     let status = desired_status(Some(7), None, &observed, now);
     let body = apply_body(&status);
@@ -288,6 +308,32 @@ async fn tick_writes_a_verifiable_snapshot_and_the_status_body() {
     assert_eq!(st["snapshotsWritten"], 1);
     assert_eq!(st["consecutiveFailures"], 0);
     assert!(st.get("lastError").is_none());
+
+    // A snapshot written without its time stamp: a failed attempt only when tokens are required.
+    let mut unstamped = written.clone();
+    unstamped.timestamp_error = Some("time stamping at http://tsa: HTTP 503".into());
+    for (required, failed) in [(false, false), (true, true)] {
+        let mut o = Observed {
+            setup: Ok(()),
+            ..Observed::default()
+        };
+        o.success(&unstamped, required);
+        let st = desired_status(Some(7), None, &o, now);
+        assert_eq!(
+            st.last_error.is_some(),
+            failed,
+            "required={required}: {st:?}"
+        );
+        if failed {
+            assert!(
+                st.last_error
+                    .as_deref()
+                    .unwrap()
+                    .contains("required time stamp"),
+                "{st:?}"
+            );
+        }
+    }
     assert_eq!(st["nextSnapshot"], "2026-06-15T12:15:00Z");
     assert_eq!(st["lastSnapshot"]["time"], "2026-06-15T12:00:00Z");
     assert_eq!(st["lastSnapshot"]["key"], written.snapshot.key.as_str());
@@ -296,6 +342,29 @@ async fn tick_writes_a_verifiable_snapshot_and_the_status_body() {
         written.snapshot.digest.as_str()
     );
     assert_eq!(st["chainHead"], written.snapshot.digest.as_str());
+    // The witnessed checkpoint: in status and in the metrics.
+    assert_eq!(st["checkpoint"]["sequence"], 0);
+    assert_eq!(st["checkpoint"]["digest"], written.snapshot.digest.as_str());
+    let text = metrics.render();
+    assert!(
+        text.contains(r#"soc2_evidence_chain_sequence{policy="hourly"} 0"#),
+        "{text}"
+    );
+    let info = format!(
+        r#"soc2_evidence_chain_head_info{{digest="{}",policy="hourly"}} 1"#,
+        written.snapshot.digest
+    );
+    assert!(text.contains(&info), "{text}");
+    let later = t("2026-06-15T12:15:00Z");
+    let second = tick(&mut writer, &controls, &snapshot, later).await;
+    record_metrics(&metrics, "hourly", &second, later);
+    let text = metrics.render();
+    assert!(
+        !text.contains(&info),
+        "the old head's series is dropped: {text}"
+    );
+    assert!(text.contains(r#"soc2_evidence_chain_sequence{policy="hourly"} 1"#));
+    let written = second.unwrap();
     let conds = st["conditions"].as_array().unwrap();
     assert_eq!(conds[0]["type"], "Ready");
     assert_eq!(conds[0]["status"], "True");
@@ -376,6 +445,22 @@ mod api {
         let (creds, loaded) = load_secrets(&ctx, &with_secrets()).await.unwrap();
         assert_eq!(creds["AWS_SECRET_ACCESS_KEY"], "sekrit");
         assert_eq!(loaded.unwrap().public(), key.public());
+        ApiServerVerifier::finish(task, None).await;
+    }
+
+    #[tokio::test]
+    async fn the_cluster_is_identified_by_the_kube_system_uid() {
+        let (client, server) = mock_client();
+        let task = server.run(vec![Expect::new(
+            "GET",
+            "/api/v1/namespaces/kube-system",
+            json!({"apiVersion": "v1", "kind": "Namespace",
+                   "metadata": {"name": "kube-system", "uid": "6f1c2f4e-0000-4000-8000-000000000001"}}),
+        )]);
+        assert_eq!(
+            cluster_uid(&client).await.as_deref(),
+            Some("6f1c2f4e-0000-4000-8000-000000000001")
+        );
         ApiServerVerifier::finish(task, None).await;
     }
 
