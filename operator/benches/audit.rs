@@ -72,7 +72,8 @@ fn per_check(c: &mut Criterion) {
 }
 
 /// The baseline over 100k objects plus 10k Trivy VulnerabilityReports (about twenty
-/// vulnerabilities each) and a cert-manager Certificate per Ingress TLS Secret.
+/// vulnerabilities each), a cert-manager Certificate per Ingress TLS Secret, and an Argo CD
+/// Application and a PrometheusRule per namespace with one Alertmanager.
 fn with_sources(c: &mut Criterion) {
     let controls = baseline_controls().expect("baseline parses");
     let now: jiff::Timestamp = "2026-06-15T12:00:00Z".parse().expect("time");
