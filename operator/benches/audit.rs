@@ -49,10 +49,14 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-/// Each catalog check alone over the 100k-object cluster, to find the expensive ones.
+/// Each catalog check alone over the 100k-object cluster with the ecosystem sources (10k
+/// VulnerabilityReports, Certificates, Applications, PrometheusRules), to find the expensive
+/// ones.
 fn per_check(c: &mut Criterion) {
     let now: jiff::Timestamp = "2026-06-15T12:00:00Z".parse().expect("time");
-    let snapshot = ClusterSnapshot::new(generate(100_000, 42));
+    let mut objects = generate(100_000, 42);
+    add_ecosystem(&mut objects, 10_000, 42);
+    let snapshot = ClusterSnapshot::new(objects);
     let scope = ScopeFilter::all().excluding(["kube-system"]);
     let ctx = Ctx {
         snapshot: &snapshot,

@@ -10,7 +10,7 @@
 //! Deployment); and no `namespace` matcher excludes the workload's namespace. Which Prometheus
 //! selects a rule (`ruleSelector`) is not judged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use kube::core::DynamicObject;
 use regex::Regex;
@@ -174,16 +174,30 @@ struct Matcher {
     label: String,
     op: String,
     value: String,
+    /// The anchored regex of a `=~`/`!~` matcher, compiled once (`None`: it does not compile).
+    regex: Option<Regex>,
 }
 
 impl Matcher {
+    fn new(label: &str, op: &str, value: &str) -> Self {
+        let regex = matches!(op, "=~" | "!~")
+            .then(|| Regex::new(&format!("^(?:{value})$")).ok())
+            .flatten();
+        Self {
+            label: label.to_string(),
+            op: op.to_string(),
+            value: value.to_string(),
+            regex,
+        }
+    }
+
     /// Whether the matcher accepts `v` (a regex that does not compile accepts nothing).
     fn accepts(&self, v: &str) -> bool {
         match self.op.as_str() {
             "=" => self.value == v,
             "!=" => self.value != v,
             "=~" | "!~" => {
-                let ok = Regex::new(&format!("^(?:{})$", self.value)).is_ok_and(|r| r.is_match(v));
+                let ok = self.regex.as_ref().is_some_and(|r| r.is_match(v));
                 (self.op == "=~") == ok
             }
             _ => false,
@@ -254,11 +268,7 @@ fn rules(objects: &[std::sync::Arc<DynamicObject>]) -> Vec<Rule> {
                     .collect(),
                 matchers: MATCHER
                     .captures_iter(&expr)
-                    .map(|c| Matcher {
-                        label: c[1].to_string(),
-                        op: c[2].to_string(),
-                        value: c[3].to_string(),
-                    })
+                    .map(|c| Matcher::new(&c[1], &c[2], &c[3]))
                     .collect(),
             });
         }
@@ -273,8 +283,25 @@ impl Rule {
             .any(|t| matches_any(t, &params.availability_metrics))
     }
 
-    /// Whether the rule covers a workload of `kind` named `name` in `ns`.
-    fn covers(&self, params: &Params, kind: &str, ns: &str, name: &str) -> bool {
+    /// The namespace an equality matcher pins the rule to, if any: the rule can cover only
+    /// workloads there.
+    fn pinned_namespace(&self) -> Option<&str> {
+        self.matchers
+            .iter()
+            .find(|m| m.label == "namespace" && m.op == "=")
+            .map(|m| m.value.as_str())
+    }
+
+    /// Whether the rule covers a workload named `name` in `ns` whose kind, lower case, is
+    /// `kind_label` (`series` is `kube_<kind_label>_`).
+    fn covers(
+        &self,
+        params: &Params,
+        kind_label: &str,
+        series: &str,
+        ns: &str,
+        name: &str,
+    ) -> bool {
         if self
             .matchers
             .iter()
@@ -287,9 +314,7 @@ impl Rule {
                 && matches!(m.op.as_str(), "=" | "=~")
                 && m.accepts(name)
         });
-        let kind_label = kind.to_ascii_lowercase();
-        let series = format!("kube_{kind_label}_");
-        let every_one = self.tokens.iter().any(|t| t.starts_with(&series))
+        let every_one = self.tokens.iter().any(|t| t.starts_with(series))
             && !self.matchers.iter().any(|m| m.label == kind_label);
         names_it || every_one
     }
@@ -378,7 +403,20 @@ impl Check for Alerting {
                 ));
             }
         }
-        let availability: Vec<&Rule> = all.iter().filter(|r| r.is_availability(params)).collect();
+        // Availability rules by the namespace they are pinned to; the others may cover any.
+        // (Each with its position, so that messages list rules in their order.)
+        let mut pinned: HashMap<&str, Vec<(usize, &Rule)>> = HashMap::new();
+        let mut anywhere: Vec<(usize, &Rule)> = Vec::new();
+        for (i, r) in all
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.is_availability(params))
+        {
+            match r.pinned_namespace() {
+                Some(ns) => pinned.entry(ns).or_default().push((i, r)),
+                None => anywhere.push((i, r)),
+            }
+        }
         for w in ctx.snapshot.workloads() {
             if !matches!(w.kind, "Deployment" | "StatefulSet" | "DaemonSet") {
                 continue;
@@ -394,10 +432,18 @@ impl Check for Alerting {
             }
             checked += 1;
             let name = w.meta.name.as_deref().unwrap_or("");
-            let covering: Vec<&&Rule> = availability
-                .iter()
-                .filter(|r| r.covers(params, w.kind, w.namespace(), name))
+            let kind_label = w.kind.to_ascii_lowercase();
+            let series = format!("kube_{kind_label}_");
+            let mut covering: Vec<(usize, &Rule)> = pinned
+                .get(w.namespace())
+                .into_iter()
+                .flatten()
+                .chain(&anywhere)
+                .copied()
+                .filter(|(_, r)| r.covers(params, &kind_label, &series, w.namespace(), name))
                 .collect();
+            covering.sort_by_key(|(i, _)| *i);
+            let covering: Vec<&Rule> = covering.into_iter().map(|(_, r)| r).collect();
             if covering.is_empty() {
                 findings.push(Finding::new(
                     w.resource(),
