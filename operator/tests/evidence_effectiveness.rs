@@ -488,3 +488,93 @@ async fn a_finding_back_within_the_grace_period_keeps_its_opening() {
     assert!(f[1].closed.is_none());
     assert_eq!(r.effectiveness.deviations, 1);
 }
+
+#[tokio::test]
+async fn the_changes_population_lists_created_modified_and_deleted_objects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = SigningKey::generate().unwrap();
+    let store = Store::from_url(&format!("file://{}", tmp.path().display())).unwrap();
+    let mut w = Writer::open(store.clone(), config("prod", "daily", Some(key.clone())))
+        .await
+        .unwrap();
+    w.set_provenance(live());
+    let item = |kind: &str, ns: Option<&str>, name: &str, rv: &str| {
+        let mut v = json!({ "apiVersion": "v1", "kind": kind, "name": name,
+            "resourceVersion": rv, "digest": format!("hmac-sha256:{kind}{name}{rv}") });
+        if let Some(ns) = ns {
+            v["namespace"] = json!(ns);
+        }
+        v
+    };
+    // Day 0: a, b. Day 1: a modified, c created. Day 2: b deleted; a's digest changes with the
+    // same resourceVersion (a new signing key): not a change.
+    let days = [
+        vec![
+            item("ConfigMap", Some("x"), "a", "1"),
+            item("Namespace", None, "b", "5"),
+        ],
+        vec![
+            item("ConfigMap", Some("x"), "a", "2"),
+            item("Namespace", None, "b", "5"),
+            item("Secret", Some("x"), "c", "9"),
+        ],
+        vec![
+            json!({ "apiVersion": "v1", "kind": "ConfigMap", "namespace": "x", "name": "a",
+                "resourceVersion": "2", "digest": "hmac-sha256:rotated" }),
+            item("Secret", Some("x"), "c", "9"),
+        ],
+    ];
+    let mut keys = Vec::new();
+    for (d, items) in days.into_iter().enumerate() {
+        let time = at(d as i64);
+        let results = json!({ "evaluatedAt": time, "objects": items.len(), "controls": [] });
+        let inventory = json!({ "objects": items.len(), "items": items });
+        let bundle = Bundle {
+            documents: vec![
+                Document {
+                    name: RESULTS.into(),
+                    bytes: canonical::value_to_vec(&results),
+                },
+                Document {
+                    name: soc2_evidence::bundle::INVENTORY.into(),
+                    bytes: canonical::value_to_vec(&inventory),
+                },
+            ],
+        };
+        keys.push(
+            w.write_bundle(&bundle, t(&time))
+                .await
+                .unwrap()
+                .snapshot
+                .key,
+        );
+    }
+    let (p, skipped) = population::changes(&store, &options(&key)).await.unwrap();
+    assert!(skipped.is_empty(), "{skipped:?}");
+    let rows: Vec<(String, String, String, String)> = p
+        .items
+        .iter()
+        .map(|i| {
+            (
+                i.fields[2].clone(),
+                i.fields[4].clone(),
+                i.fields[6].clone(),
+                i.fields[15].clone(),
+            )
+        })
+        .collect();
+    let row = |c: &str, k: &str, n: &str, key: &str| {
+        (c.to_string(), k.to_string(), n.to_string(), key.to_string())
+    };
+    assert_eq!(
+        rows,
+        vec![
+            row("modified", "ConfigMap", "a", &keys[1]),
+            row("created", "Secret", "c", &keys[1]),
+            row("deleted", "Namespace", "b", &keys[2]),
+        ]
+    );
+    assert_eq!(p.header[15], "after_snapshot");
+    let csv = p.to_csv();
+    assert!(csv.contains(",modified,v1,ConfigMap,x,a,1,2,"), "{csv}");
+}
