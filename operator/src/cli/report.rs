@@ -146,7 +146,7 @@ pub(super) fn run(args: ReportArgs) -> u8 {
         }
     }
     let format = match (args.format, args.population, args.sample) {
-        (Some(f), None, _) if matches!(f, ReportFormat::Csv | ReportFormat::Text) => {
+        (Some(ReportFormat::Csv | ReportFormat::Text), None, _) => {
             return input_error("--format csv and text are for --population and --sample");
         }
         (Some(f), None, _) => f,
