@@ -229,7 +229,10 @@ pub fn render(r: &PeriodReport) -> String {
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td>{} → {}</td><td class=\"n\">{}</td></tr>",
                     esc(&ctl.control_id),
                     esc(e.check.as_deref().unwrap_or("all")),
-                    esc(&e.reason),
+                    esc(&match &e.ticket {
+                        Some(t) => format!("{} (ticket {t})", e.reason),
+                        None => e.reason.clone(),
+                    }),
                     esc(&e.approved_by),
                     esc(&e.expires),
                     if e.expired_at_end { " (expired)" } else { "" },

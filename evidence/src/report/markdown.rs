@@ -180,7 +180,10 @@ pub fn render(r: &PeriodReport) -> String {
                     "| {} | {} | {} | {} | {}{} | {} → {} | {} |",
                     md(&ctl.control_id),
                     md(e.check.as_deref().unwrap_or("all")),
-                    md(&e.reason),
+                    md(&match &e.ticket {
+                        Some(t) => format!("{} (ticket {t})", e.reason),
+                        None => e.reason.clone(),
+                    }),
                     md(&e.approved_by),
                     md(&e.expires),
                     if e.expired_at_end { " (expired)" } else { "" },
