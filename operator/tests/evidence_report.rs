@@ -233,7 +233,10 @@ async fn markdown_and_json() {
     assert!(md.contains("| CC6.3 (soc2-cc6-3) | Security |"), "{md}");
     assert!(md.contains("5 of 6 expected snapshots (83.3%)"), "{md}");
     assert!(md.contains("alice@example.com"));
-    assert!(md.contains("vendor operator needs it (ticket SEC-42)"), "{md}");
+    assert!(
+        md.contains("vendor operator needs it (ticket SEC-42)"),
+        "{md}"
+    );
     let json = canonical::to_vec(&r, "report").unwrap();
     let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
     assert_eq!(

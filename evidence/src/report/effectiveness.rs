@@ -18,8 +18,9 @@
 //!   as the aging module stops the clock). Carried-in findings count from the first snapshot of
 //!   the period that shows them (a lower bound) and are marked.
 //! - *Within SLA*: time to remediate ≤ the deadline of the check's severity under the control's
-//!   `spec.remediationSla` as recorded in the snapshot (defaults Critical 30d, High 60d,
-//!   Medium 90d, Low none). Findings without a deadline are not in the SLA share.
+//!   `spec.remediationSla` as recorded in the snapshot where it closed (for open findings, the
+//!   last snapshot; defaults Critical 30d, High 60d, Medium 90d, Low none). Findings without a
+//!   deadline are not in the SLA share.
 //! - *Overdue at period end*: still open, age at the period end above its deadline.
 
 use std::collections::BTreeMap;
@@ -198,6 +199,7 @@ struct FindingDoc {
 
 struct Open {
     life: FindingLife,
+    severity: Option<soc2_core::checks::Severity>,
     last_time: Timestamp,
     opened_time: Timestamp,
     paused: bool,
@@ -320,6 +322,7 @@ impl Tracker {
                 id,
                 Open {
                     life,
+                    severity: sev,
                     last_time: time,
                     opened_time: time,
                     paused,
@@ -338,6 +341,8 @@ impl Tracker {
             if let Some(mut o) = self.open.remove(&id) {
                 let secs = time.duration_since(o.opened_time).as_secs() - o.paused_seconds;
                 let secs = secs.max(0);
+                // The deadlines in force where it closed.
+                o.life.sla_seconds = self.policy.for_severity(o.severity).map(|d| d.as_secs());
                 o.life.closed = Some(at.clone());
                 o.life.paused_seconds = o.paused_seconds;
                 o.life.remediation_seconds = Some(secs);
@@ -360,6 +365,8 @@ impl Tracker {
             let age = (end.duration_since(o.opened_time).as_secs() - paused).max(0);
             o.life.paused_seconds = paused;
             o.life.age_at_end_seconds = Some(age);
+            // The deadlines in force at the last snapshot.
+            o.life.sla_seconds = self.policy.for_severity(o.severity).map(|d| d.as_secs());
             o.life.overdue_at_end = o.life.sla_seconds.is_some_and(|s| age > s);
             out.push(o.life);
         }
