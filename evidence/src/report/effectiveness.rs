@@ -399,6 +399,61 @@ pub fn open_over_time(lives: &[FindingLife], times: &[Timestamp]) -> Vec<usize> 
 mod tests {
     use super::*;
 
+    fn checks(failing: bool) -> Vec<CheckDoc> {
+        let findings = if failing {
+            serde_json::json!([{ "resource": { "kind": "Namespace", "name": "a" }, "message": "m" }])
+        } else {
+            serde_json::json!([])
+        };
+        serde_json::from_value(serde_json::json!([{
+            "check": "network.default-deny", "severity": "High",
+            "status": if failing { "NonCompliant" } else { "Compliant" },
+            "findings": findings
+        }]))
+        .expect("check docs")
+    }
+
+    fn snap(day: i64) -> (SnapshotRef, Timestamp) {
+        let t = Timestamp::from_second(1_780_000_000 + day * 86_400).expect("time");
+        let r = SnapshotRef {
+            time: crate::rfc3339(t),
+            key: format!("k{day}"),
+            digest: format!("d{day}"),
+        };
+        (r, t)
+    }
+
+    #[test]
+    fn a_finding_is_judged_by_the_deadline_in_force_where_it_closed() {
+        let mut tr = Tracker::default();
+        let names = ("cc6-1", "CC6.1");
+        let (r0, t0) = snap(0);
+        tr.observe(&r0, t0, names, None, &checks(false));
+        let (r1, t1) = snap(1);
+        tr.observe(&r1, t1, names, None, &checks(true));
+        let tight = RemediationSla {
+            high: Some("5d".into()),
+            ..Default::default()
+        };
+        let (r11, t11) = snap(11);
+        tr.observe(&r11, t11, names, Some(&tight), &checks(false));
+        let lives = tr.finish(t11);
+        assert_eq!(lives.len(), 1);
+        let f = &lives[0];
+        assert!(f.opened_in_period);
+        assert_eq!(f.opened.key, "k1");
+        assert_eq!(f.closed.as_ref().map(|c| c.key.as_str()), Some("k11"));
+        assert_eq!(f.remediation_seconds, Some(10 * 86_400));
+        assert_eq!(f.sla_seconds, Some(5 * 86_400));
+        assert_eq!(f.within_sla, Some(false));
+        // Under the default (60 days for High) it would have been within.
+        let mut tr = Tracker::default();
+        tr.observe(&r0, t0, names, None, &checks(false));
+        tr.observe(&r1, t1, names, None, &checks(true));
+        tr.observe(&r11, t11, names, None, &checks(false));
+        assert_eq!(tr.finish(t11)[0].within_sla, Some(true));
+    }
+
     #[test]
     fn nearest_rank_percentiles() {
         assert_eq!(nearest_rank(&[], 50), None);
