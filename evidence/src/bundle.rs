@@ -17,6 +17,7 @@ use soc2_core::checks::change::gitops::{GitopsApplication, applications, gitops_
 use soc2_core::checks::rbac::{AccessMatrix, access_matrix};
 use soc2_core::crd::EvidenceInclude;
 use soc2_core::engine::Evaluation;
+use soc2_core::engine::aging::finding_id;
 use soc2_core::snapshot::{ClusterSnapshot, InventoryItem};
 
 /// The evaluation results document.
@@ -96,6 +97,59 @@ struct AccessReview<'a> {
     matrix: &'a AccessMatrix,
 }
 
+/// `results.json`: the evaluation, with each finding (failing or excepted) carrying its stable
+/// `id` ([`finding_id`]: the id the control's `status.findingAges` uses), so the period report
+/// follows findings across snapshots. Older snapshots without ids stay readable: the report
+/// computes the same id from check, resource and message.
+fn results_bytes(evaluation: &Evaluation) -> Result<Vec<u8>> {
+    let mut value = serde_json::to_value(evaluation).map_err(|source| Error::Serialize {
+        what: RESULTS.into(),
+        source,
+    })?;
+    let checks = value
+        .get_mut("controls")
+        .and_then(serde_json::Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            c.get_mut("checks")
+                .and_then(serde_json::Value::as_array_mut)
+        })
+        .flatten();
+    for (c, check) in evaluation
+        .controls
+        .iter()
+        .flat_map(|c| c.checks.iter())
+        .zip(checks)
+    {
+        let ids = c
+            .findings
+            .iter()
+            .map(|f| finding_id(&c.check, &f.resource, &f.message));
+        let excepted_ids = c
+            .excepted
+            .iter()
+            .map(|e| finding_id(&c.check, &e.finding.resource, &e.finding.message));
+        for (list, ids) in [
+            ("findings", ids.collect::<Vec<_>>()),
+            ("excepted", excepted_ids.collect()),
+        ] {
+            let Some(items) = check
+                .get_mut(list)
+                .and_then(serde_json::Value::as_array_mut)
+            else {
+                continue;
+            };
+            for (item, id) in items.iter_mut().zip(ids) {
+                if let serde_json::Value::Object(map) = item {
+                    map.insert("id".into(), serde_json::Value::String(id));
+                }
+            }
+        }
+    }
+    Ok(canonical::value_to_vec(&value))
+}
+
 /// The documents of one snapshot, in a fixed order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Bundle {
@@ -122,7 +176,7 @@ impl Bundle {
     ) -> Result<Self> {
         let mut documents = vec![Document {
             name: RESULTS.into(),
-            bytes: canonical::to_vec(evaluation, RESULTS)?,
+            bytes: results_bytes(evaluation)?,
         }];
         if include.access_review {
             let matrix = access_matrix(snapshot);
@@ -248,6 +302,73 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\"pinnedCommit\":true"), "{text}");
+    }
+
+    #[test]
+    fn results_carry_the_stable_id_of_every_failing_and_excepted_finding() {
+        use soc2_core::checks::{Finding, Severity};
+        use soc2_core::crd::Criteria;
+        use soc2_core::engine::{CheckResult, ControlResult, ExceptedFinding, Status};
+        use soc2_core::snapshot::ResourceRef;
+        let crb = |n: &str| ResourceRef::new("ClusterRoleBinding", None, n);
+        let failing = Finding::new(crb("a"), "grants cluster-admin to 2 users");
+        let excepted = Finding::new(crb("b"), "grants cluster-admin");
+        let check = CheckResult {
+            check: "rbac.cluster-admin".into(),
+            title: String::new(),
+            criteria: vec![],
+            severity: Some(Severity::Critical),
+            status: Status::NonCompliant,
+            reason: String::new(),
+            resources_checked: 2,
+            findings: vec![failing.clone()],
+            excepted: vec![ExceptedFinding {
+                finding: excepted.clone(),
+                exception: 0,
+                approved_by: "alice".into(),
+                expires: "2026-01-01".into(),
+            }],
+        };
+        let mut e = evaluation();
+        e.controls.push(ControlResult {
+            name: "cc6-1".into(),
+            generation: None,
+            control_id: "CC6.1".into(),
+            criteria: Criteria::Security,
+            title: String::new(),
+            status: Status::NonCompliant,
+            reason: String::new(),
+            spec_errors: vec![],
+            resources_checked: 2,
+            failing: 1,
+            excepted: 1,
+            checks: vec![check],
+            exceptions: vec![],
+            attestations: vec![],
+            remediation_sla: None,
+        });
+        let snap = snapshot("prometheus/pass.yaml");
+        let bundle = Bundle::build(&e, &snap, &EvidenceInclude::default()).expect("builds");
+        let v: serde_json::Value =
+            serde_json::from_slice(&bundle.documents[0].bytes).expect("json");
+        let c = &v["controls"][0]["checks"][0];
+        let id = finding_id("rbac.cluster-admin", &failing.resource, &failing.message);
+        assert_eq!(c["findings"][0]["id"], id.as_str());
+        assert_eq!(c["findings"][0]["message"], failing.message.as_str());
+        assert_eq!(c["severity"], "Critical");
+        assert_eq!(
+            c["excepted"][0]["id"],
+            finding_id("rbac.cluster-admin", &excepted.resource, &excepted.message).as_str()
+        );
+        // The digits of the message do not change the id (the aging module's rule).
+        assert_eq!(
+            id,
+            finding_id(
+                "rbac.cluster-admin",
+                &failing.resource,
+                "grants cluster-admin to 3 users"
+            )
+        );
     }
 
     #[test]

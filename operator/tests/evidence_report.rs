@@ -108,7 +108,7 @@ async fn period_statistics_per_control() {
         (a.control_id.as_str(), a.evaluations, a.compliant),
         ("CC6.1", 5, 4)
     );
-    assert!((a.share_compliant - 0.8).abs() < 1e-9);
+    assert!((a.share_compliant.unwrap() - 0.8).abs() < 1e-9);
     let w = a.longest_non_compliant.as_ref().unwrap();
     assert_eq!(
         (w.from.as_str(), w.to.as_str(), w.seconds, w.open),
@@ -206,10 +206,16 @@ async fn html_is_one_self_contained_file_with_svg_timelines() {
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("<style>"));
     assert_eq!(
-        page.matches("<svg").count(),
+        page.matches("aria-label=\"timeline of").count(),
         4,
         "one timeline per control and cluster"
     );
+    assert_eq!(
+        page.matches("aria-label=\"open findings of").count(),
+        4,
+        "one chart of open findings per control and cluster"
+    );
+    assert_eq!(page.matches("<svg").count(), 8);
     for external in ["<script", "<link", "src=", "href=\"http", "url(", "@import"] {
         assert!(
             !page.contains(external),
@@ -227,6 +233,10 @@ async fn markdown_and_json() {
     assert!(md.contains("| CC6.3 (soc2-cc6-3) | Security |"), "{md}");
     assert!(md.contains("5 of 6 expected snapshots (83.3%)"), "{md}");
     assert!(md.contains("alice@example.com"));
+    assert!(
+        md.contains("vendor operator needs it (ticket SEC-42)"),
+        "{md}"
+    );
     let json = canonical::to_vec(&r, "report").unwrap();
     let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
     assert_eq!(
@@ -452,7 +462,7 @@ async fn deleting_the_newest_failing_snapshots_fails_the_report_with_the_witness
         r.clusters[0].integrity.verified,
         "the store alone looks fine"
     );
-    assert_eq!(r.clusters[0].controls[0].share_compliant, 1.0);
+    assert_eq!(r.clusters[0].controls[0].share_compliant, Some(1.0));
     let loaded =
         soc2_evidence::checkpoint::load(&soc2_evidence::checkpoint::Source::Store(witness))
             .await

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::exceptions::{AttestationState, ExceptionState};
 use super::validate::SpecError;
 use crate::checks::{CheckMeta, Finding, Outcome, Severity};
-use crate::crd::{Criteria, Soc2ControlSpec};
+use crate::crd::{Criteria, RemediationSla, Soc2ControlSpec};
 
 /// Result of a control or a check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -129,6 +129,10 @@ pub struct ControlResult {
     pub exceptions: Vec<ExceptionState>,
     /// Every attestation, with whether it counted.
     pub attestations: Vec<AttestationState>,
+    /// `spec.remediationSla` as written (absent: the defaults), so the period report can judge
+    /// remediation times against the deadlines in force at each evaluation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remediation_sla: Option<RemediationSla>,
 }
 
 impl ControlResult {
@@ -293,5 +297,6 @@ pub(super) fn control_result(
         checks,
         exceptions,
         attestations,
+        remediation_sla: spec.remediation_sla.clone(),
     }
 }

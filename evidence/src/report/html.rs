@@ -6,7 +6,8 @@ use std::fmt::Write as _;
 use jiff::Timestamp;
 
 use super::{
-    ControlPeriod, PeriodReport, human_duration, integrity_word, is_compliant, percent, trust_text,
+    ControlPeriod, EFFECTIVENESS_COLUMNS, PeriodReport, effectiveness_cells, human_duration,
+    integrity_word, is_compliant, percent, share_text, trust_text,
 };
 
 const CSS: &str = "body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#1d2330}\
@@ -48,6 +49,15 @@ pub fn render(r: &PeriodReport) -> String {
     );
     if r.clusters.is_empty() {
         o.push_str("<p>No evidence found for the period.</p>");
+    } else {
+        o.push_str("<p>Operating effectiveness over every cluster: ");
+        let parts: Vec<String> = EFFECTIVENESS_COLUMNS
+            .iter()
+            .zip(effectiveness_cells(&r.effectiveness))
+            .map(|(k, v)| format!("{} <b>{}</b>", esc(k), esc(&v)))
+            .collect();
+        o.push_str(&parts.join(" · "));
+        o.push_str("</p>");
     }
     let from: Option<Timestamp> = r.from.parse().ok();
     let to: Option<Timestamp> = r.to.parse().ok();
@@ -136,8 +146,12 @@ pub fn render(r: &PeriodReport) -> String {
                 esc(&ctl.title),
                 esc(&ctl.name),
                 esc(&ctl.criteria),
-                ctl.evaluations,
-                percent(ctl.share_compliant),
+                if ctl.not_evaluated > 0 {
+                    format!("{} ({} not evaluated)", ctl.evaluations, ctl.not_evaluated)
+                } else {
+                    ctl.evaluations.to_string()
+                },
+                esc(&share_text(ctl)),
                 window,
                 if is_compliant(&ctl.state_at_end) {
                     "ok"
@@ -149,6 +163,59 @@ pub fn render(r: &PeriodReport) -> String {
             );
         }
         o.push_str("</table>");
+        o.push_str("<h3>Operating effectiveness</h3><table><tr><th>Control</th>");
+        for h in EFFECTIVENESS_COLUMNS {
+            let _ = write!(o, "<th>{}</th>", esc(h));
+        }
+        o.push_str("<th>Open findings over time</th></tr>");
+        for ctl in &c.controls {
+            let _ = write!(o, "<tr><td><b>{}</b></td>", esc(&ctl.control_id));
+            if ctl.evaluations == 0 {
+                let _ = write!(
+                    o,
+                    "<td colspan=\"{}\" class=\"muted\">not evaluated in the period</td><td></td></tr>",
+                    EFFECTIVENESS_COLUMNS.len()
+                );
+                continue;
+            }
+            for cell in effectiveness_cells(&ctl.effectiveness) {
+                let _ = write!(o, "<td class=\"n\">{}</td>", esc(&cell));
+            }
+            let _ = write!(o, "<td>{}</td></tr>", open_chart(ctl, from, to));
+        }
+        o.push_str("<tr><td><b>All controls</b></td>");
+        for cell in effectiveness_cells(&c.effectiveness) {
+            let _ = write!(o, "<td class=\"n\"><b>{}</b></td>", esc(&cell));
+        }
+        o.push_str("<td></td></tr></table>");
+        let attestations: Vec<_> = c
+            .controls
+            .iter()
+            .flat_map(|ctl| ctl.attestations.iter().map(move |a| (ctl, a)))
+            .collect();
+        if !attestations.is_empty() {
+            o.push_str("<h3>Attestations</h3><table><tr><th>Control</th><th>Check</th><th>Statement</th><th>Attested by</th><th>Expires</th><th>Seen</th><th>Applied in</th><th>In force at end</th></tr>");
+            for (ctl, a) in attestations {
+                let _ = write!(
+                    o,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} → {}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+                    esc(&ctl.control_id),
+                    esc(&a.check),
+                    esc(&a.statement),
+                    esc(&a.attested_by),
+                    esc(&a.expires),
+                    esc(&a.first_seen),
+                    esc(&a.last_seen),
+                    a.applied_in,
+                    if a.in_force_at_end {
+                        "yes"
+                    } else {
+                        "no (expired)"
+                    }
+                );
+            }
+            o.push_str("</table>");
+        }
         let exceptions: Vec<_> = c
             .controls
             .iter()
@@ -162,7 +229,10 @@ pub fn render(r: &PeriodReport) -> String {
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td>{} → {}</td><td class=\"n\">{}</td></tr>",
                     esc(&ctl.control_id),
                     esc(e.check.as_deref().unwrap_or("all")),
-                    esc(&e.reason),
+                    esc(&match &e.ticket {
+                        Some(t) => format!("{} (ticket {t})", e.reason),
+                        None => e.reason.clone(),
+                    }),
                     esc(&e.approved_by),
                     esc(&e.expires),
                     if e.expired_at_end { " (expired)" } else { "" },
@@ -212,6 +282,61 @@ fn timeline(ctl: &ControlPeriod, from: Option<Timestamp>, to: Option<Timestamp>)
         );
     }
     svg.push_str("</svg>");
+    svg
+}
+
+const CHART_HEIGHT: f64 = 48.0;
+
+/// An inline SVG step chart of the control's open findings at each evaluation over the period.
+fn open_chart(ctl: &ControlPeriod, from: Option<Timestamp>, to: Option<Timestamp>) -> String {
+    let (Some(from), Some(to)) = (from, to) else {
+        return String::new();
+    };
+    let points: Vec<(Timestamp, usize)> = ctl
+        .timeline
+        .iter()
+        .filter_map(|p| p.time.parse().ok().map(|t| (t, p.open)))
+        .collect();
+    let max = points.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let span = to.duration_since(from).as_secs_f64().max(1.0);
+    let x =
+        |t: Timestamp| ((t.duration_since(from).as_secs_f64() / span) * WIDTH).clamp(0.0, WIDTH);
+    let top = 10.0;
+    let y = |n: usize| CHART_HEIGHT - (n as f64 / max as f64) * (CHART_HEIGHT - top);
+    let mut path = String::new();
+    for (i, (t, n)) in points.iter().enumerate() {
+        let end = points.get(i + 1).map_or(to, |(next, _)| *next);
+        if i == 0 {
+            let _ = write!(path, "M{:.2} {:.2}", x(*t), y(*n));
+        } else {
+            let _ = write!(path, "V{:.2}", y(*n));
+        }
+        let _ = write!(path, "H{:.2}", x(end));
+    }
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{CHART_HEIGHT}\" viewBox=\"0 0 {WIDTH} {CHART_HEIGHT}\" role=\"img\" aria-label=\"open findings of {} over the period, at most {max}\"><rect width=\"{WIDTH}\" height=\"{CHART_HEIGHT}\" fill=\"#f7f8fa\"/><line x1=\"0\" y1=\"{CHART_HEIGHT}\" x2=\"{WIDTH}\" y2=\"{CHART_HEIGHT}\" stroke=\"#c3c9d3\"/>",
+        esc(&ctl.control_id)
+    );
+    if !path.is_empty() {
+        let _ = write!(
+            svg,
+            "<path d=\"{path}\" fill=\"none\" stroke=\"#b3261e\" stroke-width=\"1.5\"/>"
+        );
+    }
+    for (t, n) in &points {
+        let _ = write!(
+            svg,
+            "<circle cx=\"{:.2}\" cy=\"{:.2}\" r=\"1.5\" fill=\"#b3261e\"><title>{} open at {}</title></circle>",
+            x(*t),
+            y(*n),
+            n,
+            esc(&rfc(*t))
+        );
+    }
+    let _ = write!(
+        svg,
+        "<text x=\"2\" y=\"9\" font-size=\"9\" fill=\"#5f6b7a\">max {max}</text></svg>"
+    );
     svg
 }
 

@@ -2,7 +2,10 @@
 
 use std::fmt::Write as _;
 
-use super::{PeriodReport, human_duration, integrity_word, percent, trust_text};
+use super::{
+    EFFECTIVENESS_COLUMNS, PeriodReport, effectiveness_cells, human_duration, integrity_word,
+    percent, share_text, trust_text,
+};
 
 /// Renders the report as Markdown.
 pub fn render(r: &PeriodReport) -> String {
@@ -14,6 +17,16 @@ pub fn render(r: &PeriodReport) -> String {
         r.from, r.to, r.generated_at, r.operator_version, r.store
     );
     let _ = writeln!(o, "{}\n", md(&trust_text(&r.trust)));
+    let _ = writeln!(
+        o,
+        "Operating effectiveness over every cluster: {}\n",
+        EFFECTIVENESS_COLUMNS
+            .iter()
+            .zip(effectiveness_cells(&r.effectiveness))
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    );
     if r.clusters.is_empty() {
         let _ = writeln!(o, "_No evidence found for the period._");
     }
@@ -91,11 +104,63 @@ pub fn render(r: &PeriodReport) -> String {
                 md(&ctl.name),
                 md(&ctl.criteria),
                 md(&ctl.title),
-                ctl.evaluations,
-                percent(ctl.share_compliant),
+                if ctl.not_evaluated > 0 {
+                    format!("{} ({} not evaluated)", ctl.evaluations, ctl.not_evaluated)
+                } else {
+                    ctl.evaluations.to_string()
+                },
+                share_text(ctl),
                 window,
                 md(&ctl.state_at_end)
             );
+        }
+        let _ = writeln!(o, "\n### Operating effectiveness\n");
+        let _ = writeln!(o, "| Control | {} |", EFFECTIVENESS_COLUMNS.join(" | "));
+        let _ = writeln!(o, "|---|{}", "---:|".repeat(EFFECTIVENESS_COLUMNS.len()));
+        for ctl in &c.controls {
+            let cells = if ctl.evaluations == 0 {
+                vec!["not evaluated".to_string(); EFFECTIVENESS_COLUMNS.len()]
+            } else {
+                effectiveness_cells(&ctl.effectiveness).to_vec()
+            };
+            let _ = writeln!(o, "| {} | {} |", md(&ctl.control_id), cells.join(" | "));
+        }
+        let _ = writeln!(
+            o,
+            "| **All controls** | {} |",
+            effectiveness_cells(&c.effectiveness).join(" | ")
+        );
+        let attestations: Vec<_> = c
+            .controls
+            .iter()
+            .flat_map(|ctl| ctl.attestations.iter().map(move |a| (ctl, a)))
+            .collect();
+        if !attestations.is_empty() {
+            let _ = writeln!(o, "\n### Attestations\n");
+            let _ = writeln!(
+                o,
+                "| Control | Check | Statement | Attested by | Expires | Seen | Applied in | In force at end |"
+            );
+            let _ = writeln!(o, "|---|---|---|---|---|---|---:|---|");
+            for (ctl, a) in attestations {
+                let _ = writeln!(
+                    o,
+                    "| {} | {} | {} | {} | {} | {} → {} | {} | {} |",
+                    md(&ctl.control_id),
+                    md(&a.check),
+                    md(&a.statement),
+                    md(&a.attested_by),
+                    md(&a.expires),
+                    a.first_seen,
+                    a.last_seen,
+                    a.applied_in,
+                    if a.in_force_at_end {
+                        "yes"
+                    } else {
+                        "no (expired)"
+                    }
+                );
+            }
         }
         let exceptions: Vec<_> = c
             .controls
@@ -115,7 +180,10 @@ pub fn render(r: &PeriodReport) -> String {
                     "| {} | {} | {} | {} | {}{} | {} → {} | {} |",
                     md(&ctl.control_id),
                     md(e.check.as_deref().unwrap_or("all")),
-                    md(&e.reason),
+                    md(&match &e.ticket {
+                        Some(t) => format!("{} (ticket {t})", e.reason),
+                        None => e.reason.clone(),
+                    }),
                     md(&e.approved_by),
                     md(&e.expires),
                     if e.expired_at_end { " (expired)" } else { "" },

@@ -10,9 +10,11 @@
 //! (pinned keyring and fingerprints, or NOT PINNED). Renderers: JSON (canonical), Markdown,
 //! self-contained HTML, OSCAL assessment-results.
 
+pub mod effectiveness;
 pub mod html;
 pub mod markdown;
 pub mod oscal;
+pub mod population;
 
 use std::collections::BTreeMap;
 
@@ -28,6 +30,8 @@ use super::signing::PublicKey;
 use super::store::Store;
 use super::verify::{self, ChainReport, Limits, Trust, VerifyOptions};
 use super::{Result, rfc3339};
+pub use effectiveness::{Effectiveness, FindingLife, SnapshotRef};
+use soc2_core::crd::RemediationSla;
 
 /// What to report on.
 #[derive(Clone, Debug)]
@@ -74,6 +78,8 @@ pub struct PeriodReport {
     pub operator_version: String,
     /// What the integrity check trusted (pinned keys, or not pinned).
     pub trust: Trust,
+    /// Operating effectiveness over every chain.
+    pub effectiveness: Effectiveness,
     /// One per chain (cluster and policy).
     pub clusters: Vec<ClusterReport>,
 }
@@ -90,6 +96,8 @@ pub struct ClusterReport {
     pub integrity: Integrity,
     /// Evidence completeness.
     pub completeness: Completeness,
+    /// Operating effectiveness over every control of the chain.
+    pub effectiveness: Effectiveness,
     /// Per control, sorted by control id and name.
     pub controls: Vec<ControlPeriod>,
 }
@@ -154,12 +162,18 @@ pub struct ControlPeriod {
     pub criteria: String,
     /// Title.
     pub title: String,
-    /// Evaluations in the period.
+    /// Evaluations in the period in which the control was evaluated (every status but
+    /// NotApplicable).
     pub evaluations: usize,
-    /// Of which compliant (compliant, attested or not applicable).
+    /// Snapshots in which it was NotApplicable (its API absent, nothing configured): not
+    /// evaluated, neither compliant nor failing.
+    pub not_evaluated: usize,
+    /// Of the evaluations, compliant (Compliant or Attested).
     pub compliant: usize,
-    /// `compliant / evaluations`.
-    pub share_compliant: f64,
+    /// `compliant / evaluations`; absent when the control was never evaluated in the period
+    /// (shown as "not evaluated", never as compliant).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub share_compliant: Option<f64>,
     /// The longest run of non-compliant evaluations.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub longest_non_compliant: Option<Window>,
@@ -169,8 +183,38 @@ pub struct ControlPeriod {
     pub failing_at_end: usize,
     /// Every exception seen in the period.
     pub exceptions: Vec<ExceptionRecord>,
-    /// Every evaluation: time and status.
+    /// Every attestation seen in the period.
+    pub attestations: Vec<AttestationRecord>,
+    /// Deviations, remediation times and SLAs.
+    pub effectiveness: Effectiveness,
+    /// Every evaluation: time, status and open findings.
     pub timeline: Vec<Point>,
+    /// Every finding of the period with the snapshots that show it open and closed (the
+    /// `findings` population; not in the JSON report, see `report --population`).
+    #[serde(skip)]
+    pub findings: Vec<FindingLife>,
+}
+
+/// An attestation as recorded in the evidence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttestationRecord {
+    /// The check it satisfies.
+    pub check: String,
+    /// What is attested.
+    pub statement: String,
+    /// Who attests.
+    pub attested_by: String,
+    /// Expiry as written.
+    pub expires: String,
+    /// First evaluation it appears in.
+    pub first_seen: String,
+    /// Last evaluation it appears in.
+    pub last_seen: String,
+    /// Evaluations in which it satisfied its check.
+    pub applied_in: usize,
+    /// Whether it was still in force (not expired) at the last evaluation it appears in.
+    pub in_force_at_end: bool,
 }
 
 /// A non-compliant window.
@@ -213,6 +257,10 @@ pub struct ExceptionRecord {
     pub findings_covered: usize,
     /// Whether it had expired by the last evaluation it appears in.
     pub expired_at_end: bool,
+    /// The first snapshot showing it.
+    pub first_snapshot: SnapshotRef,
+    /// The last snapshot showing it.
+    pub last_snapshot: SnapshotRef,
 }
 
 /// One evaluation on the timeline.
@@ -223,6 +271,8 @@ pub struct Point {
     pub time: String,
     /// Status.
     pub status: String,
+    /// Findings open at this evaluation (failing, excepted or attested).
+    pub open: usize,
 }
 
 // What the report reads from `results.json` (a subset of the engine's `Evaluation`).
@@ -245,6 +295,29 @@ struct ControlDoc {
     failing: usize,
     #[serde(default)]
     exceptions: Vec<ExceptionDoc>,
+    #[serde(default)]
+    attestations: Vec<AttestationDoc>,
+    #[serde(default)]
+    checks: Vec<effectiveness::CheckDoc>,
+    #[serde(default)]
+    remediation_sla: Option<RemediationSla>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AttestationDoc {
+    #[serde(default)]
+    check: String,
+    #[serde(default)]
+    statement: String,
+    #[serde(default)]
+    attested_by: String,
+    #[serde(default)]
+    expires: String,
+    #[serde(default)]
+    expired: bool,
+    #[serde(default)]
+    applied: bool,
 }
 
 #[derive(Deserialize)]
@@ -293,7 +366,13 @@ pub async fn build(store: &Store, options: &ReportOptions) -> Result<PeriodRepor
     for chain in &verified.chains {
         clusters.push(chain_report(chain, verified.trust.pinned, options));
     }
+    let effectiveness = Effectiveness::of(
+        clusters
+            .iter()
+            .flat_map(|c| c.controls.iter().flat_map(|ctl| ctl.findings.iter())),
+    );
     Ok(PeriodReport {
+        effectiveness,
         from: rfc3339(options.from),
         to: rfc3339(options.to),
         generated_at: rfc3339(options.now),
@@ -312,6 +391,8 @@ struct Accum {
     points: Vec<(Timestamp, String)>,
     failing_at_end: usize,
     exceptions: BTreeMap<(Option<String>, String, String, String), ExceptionRecord>,
+    attestations: BTreeMap<(String, String, String, String), AttestationRecord>,
+    tracker: effectiveness::Tracker,
 }
 
 fn chain_report(chain: &ChainReport, pinned: bool, options: &ReportOptions) -> ClusterReport {
@@ -349,12 +430,50 @@ fn chain_report(chain: &ChainReport, pinned: bool, options: &ReportOptions) -> C
                 points: Vec::new(),
                 failing_at_end: 0,
                 exceptions: BTreeMap::new(),
+                attestations: BTreeMap::new(),
+                tracker: Default::default(),
             });
             acc.control_id = c.control_id;
             acc.title = c.title;
             acc.criteria = c.criteria;
+            let at = SnapshotRef {
+                time: time.clone(),
+                key: entry.key.clone(),
+                digest: entry.digest.clone(),
+            };
+            acc.tracker.observe(
+                &at,
+                entry.time,
+                (&c.name, &acc.control_id),
+                c.remediation_sla.as_ref(),
+                &c.checks,
+            );
             acc.points.push((entry.time, c.status));
             acc.failing_at_end = c.failing;
+            for a in c.attestations {
+                let k = (
+                    a.check.clone(),
+                    a.statement.clone(),
+                    a.attested_by.clone(),
+                    a.expires.clone(),
+                );
+                let rec = acc
+                    .attestations
+                    .entry(k)
+                    .or_insert_with(|| AttestationRecord {
+                        check: a.check,
+                        statement: a.statement,
+                        attested_by: a.attested_by,
+                        expires: a.expires,
+                        first_seen: time.clone(),
+                        last_seen: time.clone(),
+                        applied_in: 0,
+                        in_force_at_end: false,
+                    });
+                rec.last_seen = time.clone();
+                rec.applied_in += usize::from(a.applied);
+                rec.in_force_at_end = !a.expired;
+            }
             for e in c.exceptions {
                 let k = (
                     e.check.clone(),
@@ -372,8 +491,11 @@ fn chain_report(chain: &ChainReport, pinned: bool, options: &ReportOptions) -> C
                     last_seen: time.clone(),
                     findings_covered: 0,
                     expired_at_end: false,
+                    first_snapshot: at.clone(),
+                    last_snapshot: at.clone(),
                 });
                 rec.last_seen = time.clone();
+                rec.last_snapshot = at.clone();
                 rec.findings_covered = rec.findings_covered.saturating_add(e.matched);
                 rec.expired_at_end = e.expired;
             }
@@ -398,7 +520,9 @@ fn chain_report(chain: &ChainReport, pinned: bool, options: &ReportOptions) -> C
     let anchor = chain.anchor.as_ref().and_then(|a| {
         (!a.genesis).then(|| format!("{} (sequence {}): {}", a.key, a.sequence, a.note))
     });
+    let effectiveness = Effectiveness::of(out.iter().flat_map(|ctl| ctl.findings.iter()));
     ClusterReport {
+        effectiveness,
         cluster: chain.cluster.clone(),
         policy: chain.policy.clone(),
         integrity: Integrity {
@@ -564,8 +688,20 @@ pub fn completeness(
 }
 
 fn control_period(a: Accum, period_end: Timestamp) -> ControlPeriod {
-    let evaluations = a.points.len();
-    let compliant = a.points.iter().filter(|(_, s)| is_compliant(s)).count();
+    let not_evaluated = a
+        .points
+        .iter()
+        .filter(|(_, s)| s == "NotApplicable")
+        .count();
+    let evaluations = a.points.len() - not_evaluated;
+    let compliant = a
+        .points
+        .iter()
+        .filter(|(_, s)| matches!(s.as_str(), "Compliant" | "Attested"))
+        .count();
+    let findings = a.tracker.finish(period_end);
+    let times: Vec<Timestamp> = a.points.iter().map(|(t, _)| *t).collect();
+    let open = effectiveness::open_over_time(&findings, &times);
     let mut longest: Option<Window> = None;
     let mut i = 0;
     while i < a.points.len() {
@@ -600,12 +736,9 @@ fn control_period(a: Accum, period_end: Timestamp) -> ControlPeriod {
         criteria: a.criteria,
         title: a.title,
         evaluations,
+        not_evaluated,
         compliant,
-        share_compliant: if evaluations == 0 {
-            0.0
-        } else {
-            compliant as f64 / evaluations as f64
-        },
+        share_compliant: (evaluations > 0).then(|| compliant as f64 / evaluations as f64),
         longest_non_compliant: longest,
         state_at_end: a
             .points
@@ -613,14 +746,19 @@ fn control_period(a: Accum, period_end: Timestamp) -> ControlPeriod {
             .map_or_else(|| "NoEvidence".to_string(), |(_, s)| s.clone()),
         failing_at_end: a.failing_at_end,
         exceptions: a.exceptions.into_values().collect(),
+        attestations: a.attestations.into_values().collect(),
+        effectiveness: Effectiveness::of(&findings),
         timeline: a
             .points
             .into_iter()
-            .map(|(t, s)| Point {
+            .zip(open)
+            .map(|((t, s), open)| Point {
                 time: rfc3339(t),
                 status: s,
+                open,
             })
             .collect(),
+        findings,
     }
 }
 
@@ -653,6 +791,17 @@ pub fn trust_text(t: &Trust) -> String {
     out
 }
 
+/// The compliant share, or "not evaluated" for a control never evaluated in the period.
+pub fn share_text(ctl: &ControlPeriod) -> String {
+    ctl.share_compliant
+        .map_or_else(|| "not evaluated".to_string(), percent)
+}
+
+/// A duration in seconds as text, or `—`.
+pub fn maybe_duration(seconds: Option<i64>) -> String {
+    seconds.map_or_else(|| "—".to_string(), human_duration)
+}
+
 /// Formats a share as a percentage with one decimal.
 pub fn percent(share: f64) -> String {
     format!("{:.1}%", share * 100.0)
@@ -670,4 +819,42 @@ pub fn human_duration(seconds: i64) -> String {
         (0, h, m) => format!("{h}h {m}m"),
         (d, h, _) => format!("{d}d {h}h"),
     }
+}
+
+/// Column names of the operating-effectiveness tables.
+pub const EFFECTIVENESS_COLUMNS: [&str; 9] = [
+    "Deviations",
+    "Carried in",
+    "Remediated",
+    "Median time to remediate",
+    "p90",
+    "Max",
+    "Remediated within SLA",
+    "Open at period end",
+    "Open past SLA at period end",
+];
+
+/// The operating-effectiveness figures as table cells, in [`EFFECTIVENESS_COLUMNS`] order.
+pub fn effectiveness_cells(e: &Effectiveness) -> [String; 9] {
+    [
+        e.deviations.to_string(),
+        e.carried_in.to_string(),
+        e.remediated.to_string(),
+        maybe_duration(e.remediation_median_seconds),
+        maybe_duration(e.remediation_p90_seconds),
+        maybe_duration(e.remediation_max_seconds),
+        e.share_within_sla.map_or_else(
+            || "—".to_string(),
+            |s| {
+                format!(
+                    "{} ({} of {})",
+                    percent(s),
+                    e.remediated_within_sla,
+                    e.remediated_with_sla
+                )
+            },
+        ),
+        e.open_at_end.to_string(),
+        e.overdue_at_end.to_string(),
+    ]
 }

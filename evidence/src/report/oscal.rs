@@ -7,7 +7,10 @@
 
 use serde_json::{Value, json};
 
-use super::{ClusterReport, ControlPeriod, PeriodReport, human_duration, is_compliant, percent};
+use super::{
+    ClusterReport, ControlPeriod, EFFECTIVENESS_COLUMNS, PeriodReport, effectiveness_cells,
+    human_duration, is_compliant, percent, share_text,
+};
 use crate::sha256_hex;
 use soc2_core::engine::Evaluation;
 
@@ -132,8 +135,9 @@ fn observation(r: &PeriodReport, c: &ClusterReport, ctl: &ControlPeriod, uuid: &
         "title": format!("{} {}", ctl.control_id, ctl.title),
         "description": format!(
             "{} evaluation(s) of Soc2Control {} in the period, {} compliant; {}; state at period end {} with {} failing finding(s); {} exception(s).",
-            ctl.evaluations, ctl.name, percent(ctl.share_compliant), window, ctl.state_at_end, ctl.failing_at_end, ctl.exceptions.len()
-        ),
+            ctl.evaluations, ctl.name, share_text(ctl), window, ctl.state_at_end, ctl.failing_at_end, ctl.exceptions.len()
+        ) + &effectiveness_text(ctl),
+        "props": effectiveness_props(ctl),
         "methods": ["TEST"],
         "relevant-evidence": [{
             "href": format!("{}/{}/{}/", r.store.trim_end_matches('/'), c.cluster, c.policy),
@@ -143,11 +147,77 @@ fn observation(r: &PeriodReport, c: &ClusterReport, ctl: &ControlPeriod, uuid: &
     })
 }
 
+/// The operating-effectiveness figures in words (empty for a control never evaluated).
+fn effectiveness_text(ctl: &ControlPeriod) -> String {
+    if ctl.evaluations == 0 {
+        return format!(
+            " Not evaluated in the period ({} snapshot(s) NotApplicable).",
+            ctl.not_evaluated
+        );
+    }
+    let parts: Vec<String> = EFFECTIVENESS_COLUMNS
+        .iter()
+        .zip(effectiveness_cells(&ctl.effectiveness))
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    format!(" Operating effectiveness: {}.", parts.join("; "))
+}
+
+/// The figures as OSCAL properties of the observation.
+fn effectiveness_props(ctl: &ControlPeriod) -> Value {
+    let e = &ctl.effectiveness;
+    let mut props = vec![
+        ("deviations", Some(e.deviations.to_string())),
+        ("findings-carried-in", Some(e.carried_in.to_string())),
+        ("findings-remediated", Some(e.remediated.to_string())),
+        (
+            "remediation-median-seconds",
+            e.remediation_median_seconds.map(|s| s.to_string()),
+        ),
+        (
+            "remediation-p90-seconds",
+            e.remediation_p90_seconds.map(|s| s.to_string()),
+        ),
+        (
+            "remediation-max-seconds",
+            e.remediation_max_seconds.map(|s| s.to_string()),
+        ),
+        (
+            "remediated-within-sla",
+            Some(e.remediated_within_sla.to_string()),
+        ),
+        (
+            "remediated-with-sla",
+            Some(e.remediated_with_sla.to_string()),
+        ),
+        ("open-at-period-end", Some(e.open_at_end.to_string())),
+        ("overdue-at-period-end", Some(e.overdue_at_end.to_string())),
+        ("evaluations", Some(ctl.evaluations.to_string())),
+        ("not-evaluated", Some(ctl.not_evaluated.to_string())),
+    ];
+    if let Some(s) = e.share_within_sla {
+        props.push(("share-remediated-within-sla", Some(format!("{s:.4}"))));
+    }
+    Value::Array(
+        props
+            .into_iter()
+            .filter_map(|(name, value)| {
+                value.map(|v| json!({ "name": name, "ns": PROPS_NS, "value": v }))
+            })
+            .collect(),
+    )
+}
+
+/// The namespace of the operator's OSCAL properties.
+pub const PROPS_NS: &str = "urn:soc2-operator:type2";
+
 fn finding(ctl: &ControlPeriod, base: &str, obs_uuid: &str) -> Value {
     let satisfied = ctl.evaluations > 0 && ctl.compliant == ctl.evaluations;
     let mut status = json!({ "state": if satisfied { "satisfied" } else { "not-satisfied" } });
     if !satisfied {
-        status["reason"] = Value::String(if ctl.evaluations == 0 {
+        status["reason"] = Value::String(if ctl.evaluations == 0 && ctl.not_evaluated > 0 {
+            "not-evaluated".to_string()
+        } else if ctl.evaluations == 0 {
             "no-evidence".to_string()
         } else if is_compliant(&ctl.state_at_end) {
             "remediated-in-period".to_string()
@@ -160,8 +230,8 @@ fn finding(ctl: &ControlPeriod, base: &str, obs_uuid: &str) -> Value {
         "title": format!("{} operated effectively: {}", ctl.control_id, if satisfied { "yes" } else { "no" }),
         "description": format!(
             "{} of {} evaluations compliant ({}).",
-            ctl.compliant, ctl.evaluations, percent(ctl.share_compliant)
-        ),
+            ctl.compliant, ctl.evaluations, share_text(ctl)
+        ) + &effectiveness_text(ctl),
         "target": {
             "type": "objective-id",
             "target-id": control_token(&ctl.control_id),

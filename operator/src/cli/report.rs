@@ -10,7 +10,7 @@ use super::evidence::{StoreArgs, TrustArgs, parse_from, parse_to, runtime};
 use super::{EXIT_FAIL, EXIT_OK, EXIT_USAGE, input_error};
 use soc2_evidence::Schedule;
 use soc2_evidence::canonical;
-use soc2_evidence::report::{self, ReportOptions, html, markdown, oscal};
+use soc2_evidence::report::{self, ReportOptions, html, markdown, oscal, population};
 
 /// Report formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -23,6 +23,21 @@ pub enum ReportFormat {
     Md,
     /// OSCAL assessment-results JSON.
     Oscal,
+    /// CSV (populations and samples only).
+    Csv,
+    /// Plain text (samples only).
+    Text,
+}
+
+/// Populations an auditor samples from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PopulationArg {
+    /// Every finding of the period, with the snapshots that show it open and closed.
+    Findings,
+    /// Every object created, modified or deleted between consecutive snapshots (inventory).
+    Changes,
+    /// Every exception of the period, with the first and last snapshot showing it.
+    Exceptions,
 }
 
 /// Arguments of `report`.
@@ -37,9 +52,19 @@ pub struct ReportArgs {
     /// Period end (RFC 3339, or YYYY-MM-DD meaning the end of that day).
     #[arg(long)]
     pub to: String,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
-    pub format: ReportFormat,
+    /// Output format (default: `html`; `csv` with `--population`, `text` with `--sample`).
+    #[arg(long, value_enum)]
+    pub format: Option<ReportFormat>,
+    /// List a population instead of the report: every item of the period with its evidence
+    /// references (snapshot manifest keys and SHA-256 digests), as CSV.
+    #[arg(long, value_enum)]
+    pub population: Option<PopulationArg>,
+    /// Draw a reproducible random sample of this many items from the population.
+    #[arg(long, requires = "population", requires = "seed")]
+    pub sample: Option<usize>,
+    /// Seed of the sample (same population and seed, same sample).
+    #[arg(long, requires = "sample")]
+    pub seed: Option<u64>,
     /// One cluster, or `all` for the fleet.
     #[arg(long, default_value = "all")]
     pub cluster: String,
@@ -120,6 +145,23 @@ pub(super) fn run(args: ReportArgs) -> u8 {
             Err(e) => return input_error(format!("--checkpoint: {e}")),
         }
     }
+    let format = match (args.format, args.population, args.sample) {
+        (Some(ReportFormat::Csv | ReportFormat::Text), None, _) => {
+            return input_error("--format csv and text are for --population and --sample");
+        }
+        (Some(f), None, _) => f,
+        (None, None, _) => ReportFormat::Html,
+        (None, Some(_), None) | (Some(ReportFormat::Csv), Some(_), _) => ReportFormat::Csv,
+        (None, Some(_), Some(_)) | (Some(ReportFormat::Text), Some(_), Some(_)) => {
+            ReportFormat::Text
+        }
+        (Some(_), Some(_), None) => {
+            return input_error("--population lists items as CSV: use --format csv");
+        }
+        (Some(_), Some(_), Some(_)) => {
+            return input_error("--sample prints text or CSV: use --format text or csv");
+        }
+    };
     let r = match rt.block_on(report::build(&store, &options)) {
         Ok(r) => r,
         Err(e) => {
@@ -127,14 +169,52 @@ pub(super) fn run(args: ReportArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let text = match args.format {
-        ReportFormat::Html => html::render(&r),
-        ReportFormat::Md => markdown::render(&r),
-        ReportFormat::Json => match canonical::to_vec(&r, "report") {
+    let text = match (args.population, format) {
+        (Some(kind), format) => {
+            let population = match kind {
+                PopulationArg::Findings => population::findings(&r),
+                PopulationArg::Exceptions => population::exceptions(&r),
+                PopulationArg::Changes => {
+                    match rt.block_on(population::changes(&store, &options)) {
+                        Ok((p, skipped)) => {
+                            if !skipped.is_empty() {
+                                eprintln!(
+                                    "warning: {} snapshot(s) without a verified inventory.json were skipped (first: {})",
+                                    skipped.len(),
+                                    skipped[0]
+                                );
+                            }
+                            p
+                        }
+                        Err(e) => {
+                            eprintln!("error: reading {store}: {e}");
+                            return EXIT_USAGE;
+                        }
+                    }
+                }
+            };
+            match (args.sample, args.seed) {
+                (Some(n), Some(seed)) => {
+                    let rows = population.sample(n, seed);
+                    if format == ReportFormat::Csv {
+                        population.sample_csv(&rows)
+                    } else {
+                        population.sample_text(&rows, seed)
+                    }
+                }
+                _ => population.to_csv(),
+            }
+        }
+        (None, ReportFormat::Csv | ReportFormat::Text) => {
+            return input_error("--format csv and text are for --population and --sample");
+        }
+        (None, ReportFormat::Html) => html::render(&r),
+        (None, ReportFormat::Md) => markdown::render(&r),
+        (None, ReportFormat::Json) => match canonical::to_vec(&r, "report") {
             Ok(b) => String::from_utf8_lossy(&b).into_owned() + "\n",
             Err(e) => return input_error(e),
         },
-        ReportFormat::Oscal => {
+        (None, ReportFormat::Oscal) => {
             let v = oscal::render(&r);
             serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
         }

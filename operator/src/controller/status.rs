@@ -375,6 +375,7 @@ mod tests {
             checks,
             exceptions: vec![],
             attestations: vec![],
+            remediation_sla: None,
         }
     }
 

@@ -60,6 +60,7 @@ fn control(checks: Vec<CheckResult>) -> ControlResult {
         checks,
         exceptions: vec![],
         attestations: vec![],
+        remediation_sla: None,
     }
 }
 

@@ -354,6 +354,7 @@ mod tests {
             checks,
             exceptions: vec![],
             attestations: vec![],
+            remediation_sla: None,
         }
     }
 
