@@ -2,7 +2,7 @@
 //! parameters, selectors, dates. Every error names the spec field.
 
 use crate::checks::{ScopeFilter, catalog};
-use crate::crd::{Soc2ControlSpec, parse_expiry};
+use crate::crd::{Soc2ControlSpec, parse_expiry, parse_instant};
 
 /// An invalid field in a control's spec.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -78,6 +78,18 @@ pub fn validate(spec: &Soc2ControlSpec) -> Vec<SpecError> {
     for (i, a) in spec.attestations.iter().enumerate() {
         if let Err(m) = parse_expiry(&a.expires) {
             err(format!("spec.attestations[{i}].expires"), m);
+        }
+        match &a.attested_at {
+            Some(at) => {
+                if let Err(m) = parse_instant(at) {
+                    err(format!("spec.attestations[{i}].attestedAt"), m);
+                }
+            }
+            None if a.is_access_review() => err(
+                format!("spec.attestations[{i}].attestedAt"),
+                "required for kind AccessReview (the day the review was completed)".into(),
+            ),
+            None => {}
         }
         if !spec.checks.iter().any(|c| c.check == a.check) {
             err(
