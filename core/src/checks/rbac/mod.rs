@@ -36,6 +36,7 @@ mod orphaned;
 mod privilege_escalation;
 pub(crate) mod resolve;
 mod secrets;
+mod usage;
 mod wildcards;
 
 use std::collections::{BTreeMap, HashMap};
@@ -54,6 +55,7 @@ pub use default_sa::DefaultServiceAccountParams;
 pub use orphaned::OrphanedSubjectsParams;
 pub use privilege_escalation::PrivilegeEscalationParams;
 pub use secrets::SecretsAccessParams;
+pub use usage::{ServiceAccountUse, service_account_use};
 pub use wildcards::WildcardsParams;
 
 /// Adds this domain's checks to the catalog.
