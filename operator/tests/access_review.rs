@@ -370,3 +370,36 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// `audit` with the check's pass and fail control fixtures.
+fn audit_control(control: &str) -> (i32, String) {
+    let (code, out, err) = run(&[
+        "audit",
+        "--manifests",
+        "operator/tests/fixtures/access-review/q2",
+        "--controls",
+        &format!("operator/tests/fixtures/access-review/{control}"),
+        "--at",
+        "2026-06-15T12:00:00Z",
+    ]);
+    (code, out + &err)
+}
+
+#[test]
+fn the_check_passes_a_recent_review_and_fails_a_stale_one_naming_who_when_ticket() {
+    let (code, out) = audit_control("control-current.yaml");
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("rbac.access-review-current           Compliant"),
+        "{out}"
+    );
+    let (code, out) = audit_control("control-stale.yaml");
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "Soc2Control/soc2-cc6-3: the last access review is 163 days old (more than 92 days): \
+             reviewed by bob@example.com on 2026-01-03, ticket SEC-280"
+        ),
+        "{out}"
+    );
+}

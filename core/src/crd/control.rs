@@ -49,6 +49,7 @@ pub const EXPIRY_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2
 #[x_kube(validation = Rule::new("!has(self.exceptions) || self.exceptions.all(e, !has(e.check) || self.checks.exists(c, c.check == e.check))").message("spec.exceptions[].check must name a check listed in spec.checks"))]
 #[x_kube(validation = Rule::new("!has(self.attestations) || self.attestations.all(a, self.checks.exists(c, c.check == a.check))").message("spec.attestations[].check must name a check listed in spec.checks"))]
 #[x_kube(validation = Rule::new("!has(self.attestations) || self.attestations.all(a, !has(a.kind) || a.kind != 'AccessReview' || has(a.attestedAt))").message("spec.attestations[].attestedAt is required for kind AccessReview"))]
+#[x_kube(validation = Rule::new("!has(self.attestations) || self.attestations.all(a, a.check != 'rbac.access-review-current' || (has(a.kind) && a.kind == 'AccessReview'))").message("spec.attestations[]: rbac.access-review-current is satisfied only by kind AccessReview"))]
 pub struct Soc2ControlSpec {
     /// The control identifier as the organization states it, usually the Trust Services
     /// Criterion it implements, e.g. `CC6.1` or `A1.2`.

@@ -327,3 +327,29 @@ fn an_access_review_without_its_date_is_a_spec_error_naming_the_field() {
     let cel = crate::crd::Soc2ControlSpec::validate_cel(&json, None);
     assert!(cel.is_err(), "the CRD refuses it too");
 }
+
+#[test]
+fn a_statement_cannot_stand_in_for_an_access_review() {
+    let c = cc63(
+        r#"
+  attestations:
+    - check: rbac.access-review-current
+      statement: We review access regularly
+      attestedBy: cto@example.com
+      expires: "2027-01-01"
+"#,
+    );
+    let errors = validate(&c.spec);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.to_string().contains("spec.attestations[0].kind")),
+        "{errors:?}"
+    );
+    let json = serde_json::to_value(&c.spec).unwrap();
+    assert!(crate::crd::Soc2ControlSpec::validate_cel(&json, None).is_err());
+    // Even evaluated, the statement does not make the check pass.
+    let r = evaluate_control(&c, &snapshot(CLUSTER), now());
+    assert_eq!(r.checks[0].status, Status::NonCompliant);
+    assert!(!r.attestations[0].applied);
+}
