@@ -257,44 +257,90 @@ struct Point<'a> {
 
 /// Builds the review from the store. Errors name what is missing (no chain, several chains,
 /// no snapshot at `at`).
+///
+/// Only the snapshots the review needs are verified and held in memory: from the previous
+/// review's snapshot (or the dormancy window's start, whichever is earlier) to `at`. The range
+/// is first computed from `at` (or now); when the newest snapshot is older than that, or the
+/// snapshot at or before `previous` lies before the range, the chain is verified once more
+/// from its start.
 pub async fn build(store: &Store, options: &AccessReviewOptions) -> Result<AccessReview> {
-    let verify_options = VerifyOptions {
-        cluster: options.cluster.clone(),
-        policy: options.policy.clone(),
-        from: None,
-        to: options.at,
-        public_key: options.public_key,
-        keyring: options.keyring.clone(),
-        limits: options.limits,
-        keep: Some(ACCESS_REVIEW.to_string()),
-        now: options.now,
-        timestamps: Default::default(),
-    };
-    let verified = verify::verify(store, &verify_options).await?;
-    let chain = match verified.chains.as_slice() {
-        [] => {
-            return Err(Error::Invalid(format!(
-                "no evidence in {store}{}",
-                options
-                    .at
-                    .map(|t| format!(" at or before {}", rfc3339(t)))
-                    .unwrap_or_default()
-            )));
+    let mut from = Some(needed_from(options.at.unwrap_or(options.now), options));
+    loop {
+        let verify_options = VerifyOptions {
+            cluster: options.cluster.clone(),
+            policy: options.policy.clone(),
+            from,
+            to: options.at,
+            public_key: options.public_key,
+            keyring: options.keyring.clone(),
+            limits: options.limits,
+            keep: Some(ACCESS_REVIEW.to_string()),
+            now: options.now,
+            timestamps: Default::default(),
+        };
+        let verified = verify::verify(store, &verify_options).await?;
+        let chain = match verified.chains.as_slice() {
+            [] if from.is_some() => {
+                from = None;
+                continue;
+            }
+            [] => {
+                return Err(Error::Invalid(format!(
+                    "no evidence in {store}{}",
+                    options
+                        .at
+                        .map(|t| format!(" at or before {}", rfc3339(t)))
+                        .unwrap_or_default()
+                )));
+            }
+            [one] => one,
+            many => {
+                let names: Vec<String> = many
+                    .iter()
+                    .map(|c| format!("{}/{}", c.cluster, c.policy))
+                    .collect();
+                return Err(Error::Invalid(format!(
+                    "the store holds several chains ({}): choose one with --cluster and --policy",
+                    names.join(", ")
+                )));
+            }
+        };
+        if let Some(f) = from
+            && needs_more(chain, f, options)
+        {
+            from = None;
+            continue;
         }
-        [one] => one,
-        many => {
-            let names: Vec<String> = many
-                .iter()
-                .map(|c| format!("{}/{}", c.cluster, c.policy))
-                .collect();
-            return Err(Error::Invalid(format!(
-                "the store holds several chains ({}): choose one with --cluster and --policy",
-                names.join(", ")
-            )));
-        }
+        let trust = verified.trust.line();
+        return review(chain, store.to_string(), trust, options);
+    }
+}
+
+/// The earliest snapshot time a review of the snapshot at `reviewed` reads: a week before the
+/// previous review's time (so the snapshot at or before it is normally in range) or the
+/// dormancy window's start, whichever is earlier.
+fn needed_from(reviewed: Timestamp, options: &AccessReviewOptions) -> Timestamp {
+    let since = options
+        .previous
+        .unwrap_or_else(|| seconds_before(reviewed, 92));
+    seconds_before(since, 7).min(seconds_before(reviewed, options.dormant_days))
+}
+
+/// Whether a chain verified from `from` lacks snapshots the review needs: the newest one is
+/// older than the range was computed for, or nothing is at or before the previous review's
+/// time while the first snapshot read is not the chain's first.
+fn needs_more(chain: &ChainReport, from: Timestamp, options: &AccessReviewOptions) -> bool {
+    let Some(newest) = chain.entries.iter().map(|e| e.time).max() else {
+        return true;
     };
-    let trust = verified.trust.line();
-    review(chain, store.to_string(), trust, options)
+    if needed_from(newest, options) < from {
+        return true;
+    }
+    let since = options
+        .previous
+        .unwrap_or_else(|| seconds_before(newest, 92));
+    let first = chain.entries.iter().min_by_key(|e| e.time);
+    !chain.entries.iter().any(|e| e.time <= since) && first.is_some_and(|e| e.sequence > 0)
 }
 
 fn review(
@@ -597,6 +643,15 @@ fn dormancy(points: &[Point<'_>], current: &Point<'_>, days: u32) -> Dormancy {
     }
 }
 
+/// `lastUsed`, or since when the snapshots read show no use.
+fn last_used(a: &DormantAccount, d: &Dormancy) -> String {
+    match (&a.last_used, &d.history_from) {
+        (Some(t), _) => t.clone(),
+        (None, Some(from)) => format!("not seen since {from}"),
+        (None, None) => "no history".to_string(),
+    }
+}
+
 /// Human-readable text.
 pub fn to_text(r: &AccessReview) -> String {
     let mut out = String::new();
@@ -690,7 +745,7 @@ pub fn to_text(r: &AccessReview) -> String {
             a.namespace,
             a.name,
             a.roles.join(", "),
-            a.last_used.as_deref().unwrap_or("never seen")
+            last_used(a, d)
         ));
     }
     if d.accounts.is_empty() {
@@ -785,7 +840,7 @@ pub fn to_markdown(r: &AccessReview) -> String {
             md(&a.namespace),
             md(&a.name),
             md(&a.roles.join(", ")),
-            a.last_used.as_deref().unwrap_or("never seen")
+            last_used(a, d)
         ));
     }
     out
@@ -841,7 +896,7 @@ pub fn to_csv(r: &AccessReview) -> String {
             &format!(
                 "{} (last used: {})",
                 a.roles.join(", "),
-                a.last_used.as_deref().unwrap_or("never seen")
+                last_used(a, &r.dormant)
             ),
         );
     }

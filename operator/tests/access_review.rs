@@ -300,6 +300,22 @@ fn at_and_previous_pick_the_snapshots_and_short_history_is_said() {
         text.contains("the evidence records workload accounts only from 2026-01-05T10:00:00Z"),
         "{text}"
     );
+    // Only the snapshots needed are read: with the previous review at T1's week and a 30-day
+    // window, T0 is not read (history starts at T1)...
+    let r = json(&c, &["--previous", "2026-02-05", "--dormant-days", "30"]);
+    assert_eq!(r["changes"]["previous"]["time"], T1);
+    assert_eq!(r["dormant"]["historyFrom"], T1);
+    assert_eq!(r["dormant"]["complete"], true);
+    let (_, text, _) = review(&c, &["--previous", "2026-02-05", "--dormant-days", "30"]);
+    assert!(
+        text.contains("ci/deployer: Role/shop/deployer@namespace shop (last used: not seen since 2026-02-01T10:00:00Z)"),
+        "{text}"
+    );
+    // ...and when the snapshot before --previous lies before that range, the chain is read
+    // from its start.
+    let r = json(&c, &["--previous", "2026-01-20", "--dormant-days", "30"]);
+    assert_eq!(r["changes"]["previous"]["time"], T0);
+    assert_eq!(r["dormant"]["historyFrom"], T0);
     // Nothing at or before --at.
     let (code, _, err) = review(&c, &["--at", "2025-12-31"]);
     assert_eq!(code, 2);
