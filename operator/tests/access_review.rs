@@ -7,8 +7,12 @@
 //! the CronJob that ran as `shop/batch` is gone while its binding stays, and `ci/deployer` is
 //! bound but no workload ever runs as it.
 
+mod evidence_support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use evidence_support::Moto;
 
 use serde_json::Value;
 
@@ -418,4 +422,62 @@ fn the_check_passes_a_recent_review_and_fails_a_stale_one_naming_who_when_ticket
         ),
         "{out}"
     );
+}
+
+/// The same review from a local S3 server (moto): the store is read only through the object
+/// store client, and credentials are never printed.
+#[test]
+fn review_from_s3() {
+    let moto = Moto::start("evidence");
+    let endpoint = moto.endpoint();
+    let s3 = |args: &[&str]| {
+        let out = Command::new(bin())
+            .current_dir(root())
+            .args(args)
+            .args([
+                "--store",
+                "s3://evidence/fleet",
+                "--endpoint",
+                &endpoint,
+                "--region",
+                "us-east-1",
+                "--path-style",
+                "--allow-http",
+            ])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    for (folder, at) in [("q1", T0), ("q2", T2)] {
+        let (code, out, err) = s3(&[
+            "evidence",
+            "snapshot",
+            "--manifests",
+            &format!("operator/tests/fixtures/access-review/{folder}"),
+            "--cluster",
+            "prod",
+            "--at",
+            at,
+        ]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let (code, out, err) = s3(&["access-review", "--insecure-no-pin", "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("testing") && !err.contains("testing"));
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(strings(&r["changes"]["added"]), ["User carol@example.com"]);
+    assert_eq!(strings(&r["changes"]["removed"]), ["Group sre"]);
+    let dormant: Vec<&str> = r["dormant"]["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(dormant, ["deployer", "batch"]);
 }
