@@ -66,6 +66,9 @@ pub struct AccessReview {
     /// Whether the chain verified (digests, signatures, links). A review of evidence that
     /// does not verify says so and the CLI exits 1.
     pub verified: bool,
+    /// `evidence` (a verified store) or `manifests` (a quick look: nothing verified, no
+    /// history).
+    pub source: &'static str,
     /// What verification trusted.
     pub trust: String,
     /// Integrity problems, when any.
@@ -249,9 +252,10 @@ struct Use {
 }
 
 /// One verified snapshot's access review.
-struct Point<'a> {
+struct Point {
     time: Timestamp,
-    entry: &'a verify::Entry,
+    key: String,
+    digest: String,
     doc: Doc,
 }
 
@@ -316,6 +320,46 @@ pub async fn build(store: &Store, options: &AccessReviewOptions) -> Result<Acces
     }
 }
 
+/// A quick look without evidence: the review of one `access-review.json` built straight from
+/// manifests (`source` names them). Nothing is verified and there is no history, so the review
+/// says `verified: false`, lists no changes, and its dormant accounts are only those no
+/// workload in these manifests runs as.
+pub fn from_document(
+    bytes: &[u8],
+    source: &str,
+    time: Timestamp,
+    dormant_days: u32,
+    now: Timestamp,
+) -> Result<AccessReview> {
+    let doc: Doc = serde_json::from_slice(bytes)
+        .map_err(|e| Error::Invalid(format!("{ACCESS_REVIEW} does not parse: {e}")))?;
+    let point = Point {
+        time,
+        key: source.to_string(),
+        digest: crate::sha256_hex(bytes),
+        doc,
+    };
+    let points = [point];
+    let current = &points[0];
+    Ok(AccessReview {
+        cluster: "(manifests)".into(),
+        policy: "-".into(),
+        generated_at: rfc3339(now),
+        store: source.to_string(),
+        verified: false,
+        source: "manifests",
+        trust: format!("not evidence: read from the manifests {source}; nothing was verified"),
+        problems: Vec::new(),
+        snapshot: snapshot_ref(current),
+        subjects: subjects(&current.doc),
+        changes: Changes {
+            since: rfc3339(seconds_before(time, 92)),
+            ..Changes::default()
+        },
+        dormant: dormancy(&points, current, dormant_days),
+    })
+}
+
 /// The earliest snapshot time a review of the snapshot at `reviewed` reads: a week before the
 /// previous review's time (so the snapshot at or before it is normally in range) or the
 /// dormancy window's start, whichever is earlier.
@@ -350,7 +394,7 @@ fn review(
     options: &AccessReviewOptions,
 ) -> Result<AccessReview> {
     // The bytes verification hashed; entries that failed verification are left out.
-    let mut points: Vec<Point<'_>> = Vec::new();
+    let mut points: Vec<Point> = Vec::new();
     for entry in &chain.entries {
         let Some(bytes) = entry.kept.as_ref().filter(|_| entry.ok) else {
             continue;
@@ -363,7 +407,8 @@ fn review(
         })?;
         points.push(Point {
             time: entry.time,
-            entry,
+            key: entry.key.clone(),
+            digest: entry.digest.clone(),
             doc,
         });
     }
@@ -414,6 +459,7 @@ fn review(
         generated_at: rfc3339(options.now),
         store,
         verified: chain.ok(),
+        source: "evidence",
         trust,
         problems,
         snapshot: snapshot_ref(current),
@@ -428,11 +474,11 @@ fn seconds_before(t: Timestamp, days: u32) -> Timestamp {
         .unwrap_or(Timestamp::MIN)
 }
 
-fn snapshot_ref(p: &Point<'_>) -> SnapshotRef {
+fn snapshot_ref(p: &Point) -> SnapshotRef {
     SnapshotRef {
         time: rfc3339(p.time),
-        key: p.entry.key.clone(),
-        digest: p.entry.digest.clone(),
+        key: p.key.clone(),
+        digest: p.digest.clone(),
     }
 }
 
@@ -580,7 +626,7 @@ fn diff(
     changes
 }
 
-fn dormancy(points: &[Point<'_>], current: &Point<'_>, days: u32) -> Dormancy {
+fn dormancy(points: &[Point], current: &Point, days: u32) -> Dormancy {
     let window_start = seconds_before(current.time, days);
     // Snapshots that record workload service accounts, up to the reviewed one.
     let history: Vec<(&Timestamp, BTreeSet<(&str, &str)>)> = points
@@ -665,7 +711,9 @@ pub fn to_text(r: &AccessReview) -> String {
     ));
     line(format!(
         "Evidence: {} — {}",
-        if r.verified {
+        if r.source == "manifests" {
+            "none"
+        } else if r.verified {
             "verified"
         } else {
             "DOES NOT VERIFY"
@@ -763,7 +811,9 @@ pub fn to_markdown(r: &AccessReview) -> String {
         r.snapshot.time,
         r.snapshot.key,
         r.snapshot.digest,
-        if r.verified {
+        if r.source == "manifests" {
+            "none"
+        } else if r.verified {
             "verified"
         } else {
             "**does not verify**"

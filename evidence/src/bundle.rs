@@ -102,6 +102,23 @@ struct AccessReview<'a> {
     service_account_use: &'a [ServiceAccountUse],
 }
 
+/// `access-review.json` of a snapshot: the access matrix and the ServiceAccounts workloads run
+/// as.
+pub fn access_review_document(snapshot: &ClusterSnapshot) -> Result<Document> {
+    let matrix = access_matrix(snapshot);
+    let used = service_account_use(snapshot);
+    Ok(Document {
+        name: ACCESS_REVIEW.into(),
+        bytes: canonical::to_vec(
+            &AccessReview {
+                matrix: &matrix,
+                service_account_use: &used,
+            },
+            ACCESS_REVIEW,
+        )?,
+    })
+}
+
 /// The documents of one snapshot, in a fixed order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Bundle {
@@ -131,18 +148,7 @@ impl Bundle {
             bytes: canonical::to_vec(evaluation, RESULTS)?,
         }];
         if include.access_review {
-            let matrix = access_matrix(snapshot);
-            let used = service_account_use(snapshot);
-            documents.push(Document {
-                name: ACCESS_REVIEW.into(),
-                bytes: canonical::to_vec(
-                    &AccessReview {
-                        matrix: &matrix,
-                        service_account_use: &used,
-                    },
-                    ACCESS_REVIEW,
-                )?,
-            });
+            documents.push(access_review_document(snapshot)?);
         }
         if include.inventory {
             let items = protect(snapshot.inventory(), key)?;

@@ -481,3 +481,45 @@ fn review_from_s3() {
         .collect();
     assert_eq!(dormant, ["deployer", "batch"]);
 }
+
+#[test]
+fn quick_look_at_manifests_says_it_is_not_evidence() {
+    let (code, out, err) = run(&[
+        "access-review",
+        "--manifests",
+        "operator/tests/fixtures/access-review/q2",
+        "--at",
+        T2,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("not evidence"), "{err}");
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["source"], "manifests");
+    assert_eq!(r["verified"], false);
+    assert_eq!(r["subjects"].as_array().unwrap().len(), 6);
+    assert!(r["changes"].get("previous").is_none());
+    let dormant: Vec<&str> = r["dormant"]["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(dormant, ["deployer", "batch"]);
+    assert_eq!(r["dormant"]["complete"], false);
+    // No history to compare with, and neither a store nor manifests is a usage error.
+    let (code, _, err) = run(&[
+        "access-review",
+        "--manifests",
+        "operator/tests/fixtures/access-review/q2",
+        "--previous",
+        T0,
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--previous needs an evidence --store"),
+        "{err}"
+    );
+    assert_eq!(run(&["access-review"]).0, 2);
+}

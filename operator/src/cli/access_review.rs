@@ -9,6 +9,7 @@ use jiff::Timestamp;
 
 use super::evidence::{StoreArgs, TrustArgs, parse_to, runtime};
 use super::{EXIT_FAIL, EXIT_OK, EXIT_USAGE, input_error};
+use soc2_core::snapshot::{ClusterSnapshot, manifests};
 use soc2_evidence::access_review::{self, AccessReviewOptions};
 use soc2_evidence::canonical;
 
@@ -25,12 +26,38 @@ pub enum ReviewFormat {
     Csv,
 }
 
+/// Where the evidence is (as for `evidence verify`), or `--manifests` for a quick look.
+#[derive(Debug, Args)]
+pub struct ReviewSource {
+    /// Store URL: `file:///dir` (or a plain path), `s3://bucket/prefix`, `gs://…`, `az://…`.
+    /// Credentials come from the environment (AWS_ACCESS_KEY_ID, …).
+    #[arg(long, required_unless_present = "manifests")]
+    pub store: Option<String>,
+    /// S3-compatible endpoint, e.g. `http://127.0.0.1:9000`.
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Path-style S3 addressing.
+    #[arg(long)]
+    pub path_style: bool,
+    /// Allow plain HTTP to the endpoint.
+    #[arg(long)]
+    pub allow_http: bool,
+    /// A quick look without evidence: review a folder (or file) of manifests instead of a
+    /// store. Nothing is verified, there is no history (no changes; dormant means no workload
+    /// in these manifests runs as the account), and the output says so.
+    #[arg(long, short = 'm', conflicts_with = "store")]
+    pub manifests: Option<PathBuf>,
+}
+
 /// Arguments of `access-review`.
 #[derive(Debug, Args)]
 pub struct AccessReviewArgs {
     /// Where the evidence is.
     #[command(flatten)]
-    pub store: StoreArgs,
+    pub source: ReviewSource,
     /// What the integrity check trusts.
     #[command(flatten)]
     pub trust: TrustArgs,
@@ -78,11 +105,21 @@ pub(super) fn run(args: AccessReviewArgs) -> u8 {
     if args.dormant_days == 0 {
         return input_error("--dormant-days must be at least 1");
     }
+    if let Some(dir) = &args.source.manifests {
+        return quick_look(dir, at, &args);
+    }
     let keyring = match args.trust.keyring() {
         Ok(k) => k,
         Err(e) => return input_error(e),
     };
-    let store = match args.store.open() {
+    let store_args = StoreArgs {
+        store: args.source.store.clone().unwrap_or_default(),
+        endpoint: args.source.endpoint.clone(),
+        region: args.source.region.clone(),
+        path_style: args.source.path_style,
+        allow_http: args.source.allow_http,
+    };
+    let store = match store_args.open() {
         Ok(s) => s,
         Err(e) => return input_error(e),
     };
@@ -108,23 +145,8 @@ pub(super) fn run(args: AccessReviewArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    let text = match args.output {
-        ReviewFormat::Text => access_review::to_text(&review),
-        ReviewFormat::Markdown => access_review::to_markdown(&review),
-        ReviewFormat::Csv => access_review::to_csv(&review),
-        ReviewFormat::Json => match canonical::to_vec(&review, "access review") {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned() + "\n",
-            Err(e) => return input_error(e),
-        },
-    };
-    match &args.out {
-        Some(path) => {
-            if let Err(e) = std::fs::write(path, text) {
-                return input_error(format!("writing {}: {e}", path.display()));
-            }
-            eprintln!("wrote {}", path.display());
-        }
-        None => print!("{text}"),
+    if let Err(code) = write(&review, &args) {
+        return code;
     }
     if review.verified {
         EXIT_OK
@@ -134,5 +156,60 @@ pub(super) fn run(args: AccessReviewArgs) -> u8 {
             review.cluster, review.policy
         );
         EXIT_FAIL
+    }
+}
+
+/// Renders and writes the review; the usage exit status on failure.
+fn write(review: &access_review::AccessReview, args: &AccessReviewArgs) -> Result<(), u8> {
+    let text = match args.output {
+        ReviewFormat::Text => access_review::to_text(review),
+        ReviewFormat::Markdown => access_review::to_markdown(review),
+        ReviewFormat::Csv => access_review::to_csv(review),
+        ReviewFormat::Json => match canonical::to_vec(review, "access review") {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned() + "\n",
+            Err(e) => return Err(input_error(e)),
+        },
+    };
+    match &args.out {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, text) {
+                return Err(input_error(format!("writing {}: {e}", path.display())));
+            }
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// `--manifests`: the review of one folder of manifests, without evidence or history.
+fn quick_look(dir: &std::path::Path, at: Option<Timestamp>, args: &AccessReviewArgs) -> u8 {
+    if args.previous.is_some() {
+        return input_error("--previous needs an evidence --store (manifests have no history)");
+    }
+    let report = match manifests::load(dir) {
+        Ok(r) => r,
+        Err(e) => return input_error(e),
+    };
+    let snapshot = ClusterSnapshot::new(report.objects);
+    let doc = match soc2_evidence::bundle::access_review_document(&snapshot) {
+        Ok(d) => d,
+        Err(e) => return input_error(e),
+    };
+    let now = Timestamp::now();
+    let review = match access_review::from_document(
+        &doc.bytes,
+        &dir.display().to_string(),
+        at.unwrap_or(now),
+        args.dormant_days,
+        now,
+    ) {
+        Ok(r) => r,
+        Err(e) => return input_error(e),
+    };
+    eprintln!("note: reviewed manifests, not evidence: nothing verified, no history");
+    match write(&review, args) {
+        Ok(()) => EXIT_OK,
+        Err(code) => code,
     }
 }
