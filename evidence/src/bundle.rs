@@ -1,5 +1,6 @@
 //! The documents of one snapshot, in canonical JSON: `results.json` (the engine's
-//! [`Evaluation`]), `access-review.json` (the access matrix) and `inventory.json` (kinds, names,
+//! [`Evaluation`]), `access-review.json` (the access matrix and the ServiceAccounts workloads
+//! run as) and `inventory.json` (kinds, names,
 //! namespaces, resourceVersions and keyed digests of every object: HMAC-SHA256 with a key
 //! derived from the signing key, see [`super::keyed`]; no digest without a signing key), and
 //! `gitops.json` (each Argo CD / Flux application's source repository, revision and sync time)
@@ -14,7 +15,9 @@ use serde::Serialize;
 use super::keyed::InventoryKey;
 use super::{Error, Result, canonical, sha256_hex};
 use soc2_core::checks::change::gitops::{GitopsApplication, applications, gitops_served};
-use soc2_core::checks::rbac::{AccessMatrix, access_matrix};
+use soc2_core::checks::rbac::{
+    AccessMatrix, ServiceAccountUse, access_matrix, service_account_use,
+};
 use soc2_core::crd::EvidenceInclude;
 use soc2_core::engine::Evaluation;
 use soc2_core::engine::aging::finding_id;
@@ -95,6 +98,26 @@ struct Gitops<'a> {
 struct AccessReview<'a> {
     #[serde(flatten)]
     matrix: &'a AccessMatrix,
+    /// The ServiceAccounts workloads run as (from pod specs, never Secrets), so an access
+    /// review can tell bound accounts that nothing runs as.
+    service_account_use: &'a [ServiceAccountUse],
+}
+
+/// `access-review.json` of a snapshot: the access matrix and the ServiceAccounts workloads run
+/// as.
+pub fn access_review_document(snapshot: &ClusterSnapshot) -> Result<Document> {
+    let matrix = access_matrix(snapshot);
+    let used = service_account_use(snapshot);
+    Ok(Document {
+        name: ACCESS_REVIEW.into(),
+        bytes: canonical::to_vec(
+            &AccessReview {
+                matrix: &matrix,
+                service_account_use: &used,
+            },
+            ACCESS_REVIEW,
+        )?,
+    })
 }
 
 /// `results.json`: the evaluation, with each finding (failing or excepted) carrying its stable
@@ -179,11 +202,7 @@ impl Bundle {
             bytes: results_bytes(evaluation)?,
         }];
         if include.access_review {
-            let matrix = access_matrix(snapshot);
-            documents.push(Document {
-                name: ACCESS_REVIEW.into(),
-                bytes: canonical::to_vec(&AccessReview { matrix: &matrix }, ACCESS_REVIEW)?,
-            });
+            documents.push(access_review_document(snapshot)?);
         }
         if include.inventory {
             let items = protect(snapshot.inventory(), key)?;

@@ -11,6 +11,7 @@
 //! This module does not evaluate controls (see [`soc2_core::engine`]) and does not talk to
 //! Kubernetes; the controller and the CLI call into it.
 
+pub mod access_review;
 pub mod bundle;
 pub mod canonical;
 pub mod chain;

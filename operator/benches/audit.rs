@@ -62,6 +62,8 @@ fn per_check(c: &mut Criterion) {
         snapshot: &snapshot,
         scope: &scope,
         now,
+        control: "",
+        attestations: &[],
     };
     let mut group = c.benchmark_group("check_100k");
     group

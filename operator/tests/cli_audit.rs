@@ -86,6 +86,7 @@ fn demo_cluster_fails_exactly_the_planted_violations() {
                 "rbac.cluster-admin": ["ClusterRoleBinding/contractor-admin"]
             },
             "CC6.3": {
+                "rbac.access-review-current": ["Soc2Control/soc2-cc6-3"],
                 "rbac.privilege-escalation": ["User/alice@contractor.example"],
                 "rbac.secrets-access": ["ClusterRoleBinding/contractor-admin"]
             },

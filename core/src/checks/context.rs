@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use jiff::Timestamp;
 use kube::core::{Selector, SelectorExt};
 
-use crate::crd::Scope;
+use crate::crd::{Attestation, Scope};
 use crate::snapshot::ClusterSnapshot;
 
 /// The namespaces a control applies to, resolved against a snapshot.
@@ -71,6 +71,11 @@ pub struct Ctx<'a> {
     pub scope: &'a ScopeFilter,
     /// Evaluation time (for ages and expiry); never read from the clock inside a check.
     pub now: Timestamp,
+    /// Name of the Soc2Control being evaluated ("" outside a control).
+    pub control: &'a str,
+    /// The control's attestations as written (for checks that judge recorded reviews, such as
+    /// `rbac.access-review-current`); empty outside a control.
+    pub attestations: &'a [Attestation],
 }
 
 impl<'a> Ctx<'a> {

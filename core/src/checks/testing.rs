@@ -58,6 +58,20 @@ pub fn run_scoped_at(
     scope: &ScopeFilter,
     at: Timestamp,
 ) -> Outcome {
+    run_in_control(check, params, yaml, scope, at, "", &[])
+}
+
+/// [`run_scoped_at`] inside a control named `control` with these attestations (for checks that
+/// read the control's attestations).
+pub fn run_in_control(
+    check: &str,
+    params: &str,
+    yaml: &str,
+    scope: &ScopeFilter,
+    at: Timestamp,
+    control: &str,
+    attestations: &[crate::crd::Attestation],
+) -> Outcome {
     let params: Option<serde_json::Value> = if params.trim().is_empty() {
         None
     } else {
@@ -69,6 +83,8 @@ pub fn run_scoped_at(
             snapshot: &snap,
             scope,
             now: at,
+            control,
+            attestations,
         };
         catalog()
             .get(check)

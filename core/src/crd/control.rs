@@ -48,6 +48,8 @@ pub const EXPIRY_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2
 #[x_kube(cel)]
 #[x_kube(validation = Rule::new("!has(self.exceptions) || self.exceptions.all(e, !has(e.check) || self.checks.exists(c, c.check == e.check))").message("spec.exceptions[].check must name a check listed in spec.checks"))]
 #[x_kube(validation = Rule::new("!has(self.attestations) || self.attestations.all(a, self.checks.exists(c, c.check == a.check))").message("spec.attestations[].check must name a check listed in spec.checks"))]
+#[x_kube(validation = Rule::new("!has(self.attestations) || self.attestations.all(a, !has(a.kind) || a.kind != 'AccessReview' || has(a.attestedAt))").message("spec.attestations[].attestedAt is required for kind AccessReview"))]
+#[x_kube(validation = Rule::new("!has(self.attestations) || self.attestations.all(a, a.check != 'rbac.access-review-current' || (has(a.kind) && a.kind == 'AccessReview'))").message("spec.attestations[]: rbac.access-review-current is satisfied only by kind AccessReview"))]
 pub struct Soc2ControlSpec {
     /// The control identifier as the organization states it, usually the Trust Services
     /// Criterion it implements, e.g. `CC6.1` or `A1.2`.
@@ -240,11 +242,19 @@ pub struct ExceptionResource {
     pub name: Option<String>,
 }
 
-/// A person's statement of a fact the API cannot show.
+/// A person's statement of a fact the API cannot show, or the record of a periodic access
+/// review (`kind: AccessReview`).
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Attestation {
-    /// The check this attestation satisfies, e.g. `encryption.secrets-at-rest`.
+    /// `Statement` (default): a fact that satisfies `check` until `expires`. `AccessReview`:
+    /// the record of a completed access review (`soc2-operator access-review`); it never
+    /// satisfies a check by itself, `rbac.access-review-current` reads it and judges its age
+    /// from `attestedAt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<AttestationKind>,
+    /// The check this attestation satisfies, e.g. `encryption.secrets-at-rest` (for an access
+    /// review: `rbac.access-review-current`).
     #[schemars(length(min = 1, max = 128))]
     pub check: String,
     /// What is attested, e.g. "EKS encrypts etcd with a KMS key (alias/eks-prod)".
@@ -259,6 +269,52 @@ pub struct Attestation {
     /// When the attestation must be renewed: RFC 3339 timestamp or `YYYY-MM-DD`.
     #[schemars(regex(pattern = EXPIRY_PATTERN))]
     pub expires: String,
+    /// When the attestation was made: RFC 3339 timestamp or `YYYY-MM-DD` (start of that day,
+    /// UTC). Required for an `AccessReview`: the day the review was completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = EXPIRY_PATTERN))]
+    pub attested_at: Option<String>,
+    /// Ticket or document recording the attestation (for an access review: where the review
+    /// and its decisions are kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 512))]
+    pub ticket: Option<String>,
+}
+
+/// What an [`Attestation`] records.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub enum AttestationKind {
+    /// A fact the API cannot show; satisfies its check until it expires.
+    #[default]
+    Statement,
+    /// A completed periodic access review (CC6.2/CC6.3), judged by `rbac.access-review-current`.
+    AccessReview,
+}
+
+impl Attestation {
+    /// Whether this attestation records an access review.
+    pub fn is_access_review(&self) -> bool {
+        self.kind == Some(AttestationKind::AccessReview)
+    }
+}
+
+/// Parses a point in time written as an RFC 3339 timestamp or `YYYY-MM-DD` (the start of that
+/// day, UTC), as `attestedAt` is.
+pub fn parse_instant(s: &str) -> Result<jiff::Timestamp, String> {
+    if let Ok(ts) = s.parse::<jiff::Timestamp>() {
+        return Ok(ts);
+    }
+    match s.parse::<jiff::civil::Date>() {
+        Ok(d) => d
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .map_err(|e| format!("{s:?} is not a valid date: {e}")),
+        Err(_) => Err(format!(
+            "{s:?} is neither an RFC 3339 timestamp nor a YYYY-MM-DD date"
+        )),
+    }
 }
 
 /// Observed state of a control, written by the operator.

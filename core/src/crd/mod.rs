@@ -12,9 +12,9 @@ pub use common::{
     Condition, DURATION, RFC3339_OR_DATE, parse_duration, parse_expiry, preserve_unknown_object,
 };
 pub use control::{
-    Attestation, CheckRef, CheckStatus, Criteria, Enforcement, Exception, ExceptionResource,
-    FindingAge, FindingStatus, RemediationSla, Scope, Soc2Control, Soc2ControlSpec,
-    Soc2ControlStatus,
+    Attestation, AttestationKind, CheckRef, CheckStatus, Criteria, Enforcement, Exception,
+    ExceptionResource, FindingAge, FindingStatus, RemediationSla, Scope, Soc2Control,
+    Soc2ControlSpec, Soc2ControlStatus, parse_instant,
 };
 pub use policy::{
     CheckpointRef, ControlSelection, EvidenceFormat, EvidenceInclude, EvidencePolicy,

@@ -91,6 +91,15 @@ pub struct AttestationState {
     pub attested_by: String,
     /// Expiry as written.
     pub expires: String,
+    /// `AccessReview` for the record of an access review (never satisfies a check by itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// When it was made, as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attested_at: Option<String>,
+    /// Ticket or document recording it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
     /// True once expired (or unreadable): it no longer counts.
     pub expired: bool,
     /// Whether it was used to satisfy a check in this evaluation.
@@ -107,6 +116,9 @@ pub fn resolve_attestations(attestations: &[Attestation], now: Timestamp) -> Vec
             evidence: a.evidence.clone(),
             attested_by: a.attested_by.clone(),
             expires: a.expires.clone(),
+            kind: a.is_access_review().then(|| "AccessReview".to_string()),
+            attested_at: a.attested_at.clone(),
+            ticket: a.ticket.clone(),
             expired: parse_expiry(&a.expires).map_or(true, |t| t <= now),
             applied: false,
         })

@@ -51,10 +51,13 @@ pub fn evaluate_control(
     let spec = &control.spec;
     let errors = validate(spec);
     let scope = ScopeFilter::from_spec(&spec.scope).unwrap_or_else(|_| ScopeFilter::all());
+    let control_name = control.name_any();
     let ctx = Ctx {
         snapshot,
         scope: &scope,
         now,
+        control: &control_name,
+        attestations: &spec.attestations,
     };
     let mut exceptions = exceptions::resolve(&spec.exceptions, now);
     let mut attestations = exceptions::resolve_attestations(&spec.attestations, now);
@@ -82,7 +85,8 @@ pub fn evaluate_control(
         };
         let attestation = attestations
             .iter_mut()
-            .find(|a| a.check == check_ref.check && !a.expired);
+            .filter(|_| check_ref.check != validate::ACCESS_REVIEW_CHECK)
+            .find(|a| a.check == check_ref.check && !a.expired && a.kind.is_none());
         checks.push(result::check_result(
             &meta,
             outcome,

@@ -249,3 +249,107 @@ fn results_do_not_depend_on_input_order() {
     );
     assert_eq!(first.controls[0].control_id, "C1.0");
 }
+
+fn cc63(attestations: &str) -> Soc2Control {
+    control(&format!(
+        r#"
+apiVersion: soc2.evidence.dev/v1alpha1
+kind: Soc2Control
+metadata: {{name: soc2-cc6-3}}
+spec:
+  controlId: CC6.3
+  criteria: Security
+  title: Least privilege
+  checks:
+    - check: rbac.access-review-current
+{attestations}
+"#
+    ))
+}
+
+#[test]
+fn an_access_review_is_judged_by_its_age_and_never_attests_the_check() {
+    let review = |at: &str| {
+        cc63(&format!(
+            r#"
+  attestations:
+    - kind: AccessReview
+      check: rbac.access-review-current
+      statement: Q1 review of cluster access, two bindings removed
+      attestedBy: alice@example.com
+      attestedAt: "{at}"
+      ticket: SEC-101
+      expires: "2027-01-01"
+"#
+        ))
+    };
+    let r = evaluate_control(&review("2026-04-01"), &snapshot(CLUSTER), now());
+    assert_eq!(r.status, Status::Compliant, "{r:?}");
+    assert_eq!(r.checks[0].status, Status::Compliant);
+    assert!(!r.attestations[0].applied);
+    assert_eq!(r.attestations[0].ticket.as_deref(), Some("SEC-101"));
+
+    // Unexpired but old: the check fails; the attestation does not paper over it.
+    let r = evaluate_control(&review("2026-01-02"), &snapshot(CLUSTER), now());
+    assert_eq!(r.status, Status::NonCompliant);
+    assert_eq!(r.checks[0].status, Status::NonCompliant);
+    assert!(!r.attestations[0].applied);
+    let (_, f) = r.failing_findings().next().expect("a finding");
+    assert_eq!(f.resource.to_string(), "Soc2Control/soc2-cc6-3");
+    assert!(
+        f.message
+            .contains("reviewed by alice@example.com on 2026-01-02, ticket SEC-101"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn an_access_review_without_its_date_is_a_spec_error_naming_the_field() {
+    let c = cc63(
+        r#"
+  attestations:
+    - kind: AccessReview
+      check: rbac.access-review-current
+      statement: review
+      attestedBy: alice@example.com
+      expires: "2027-01-01"
+"#,
+    );
+    let errors = validate(&c.spec);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.to_string().contains("spec.attestations[0].attestedAt")),
+        "{errors:?}"
+    );
+    let json = serde_json::to_value(&c.spec).unwrap();
+    let cel = crate::crd::Soc2ControlSpec::validate_cel(&json, None);
+    assert!(cel.is_err(), "the CRD refuses it too");
+}
+
+#[test]
+fn a_statement_cannot_stand_in_for_an_access_review() {
+    let c = cc63(
+        r#"
+  attestations:
+    - check: rbac.access-review-current
+      statement: We review access regularly
+      attestedBy: cto@example.com
+      expires: "2027-01-01"
+"#,
+    );
+    let errors = validate(&c.spec);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.to_string().contains("spec.attestations[0].kind")),
+        "{errors:?}"
+    );
+    let json = serde_json::to_value(&c.spec).unwrap();
+    assert!(crate::crd::Soc2ControlSpec::validate_cel(&json, None).is_err());
+    // Even evaluated, the statement does not make the check pass.
+    let r = evaluate_control(&c, &snapshot(CLUSTER), now());
+    assert_eq!(r.checks[0].status, Status::NonCompliant);
+    assert!(!r.attestations[0].applied);
+}

@@ -2,7 +2,10 @@
 //! parameters, selectors, dates. Every error names the spec field.
 
 use crate::checks::{ScopeFilter, catalog};
-use crate::crd::{Soc2ControlSpec, parse_expiry};
+use crate::crd::{Soc2ControlSpec, parse_expiry, parse_instant};
+
+/// The check that judges access reviews; a `Statement` attestation cannot satisfy it.
+pub const ACCESS_REVIEW_CHECK: &str = "rbac.access-review-current";
 
 /// An invalid field in a control's spec.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -78,6 +81,27 @@ pub fn validate(spec: &Soc2ControlSpec) -> Vec<SpecError> {
     for (i, a) in spec.attestations.iter().enumerate() {
         if let Err(m) = parse_expiry(&a.expires) {
             err(format!("spec.attestations[{i}].expires"), m);
+        }
+        if a.check == ACCESS_REVIEW_CHECK && !a.is_access_review() {
+            err(
+                format!("spec.attestations[{i}].kind"),
+                format!(
+                    "{ACCESS_REVIEW_CHECK} is satisfied only by recorded reviews: set kind: \
+                     AccessReview with attestedAt and ticket"
+                ),
+            );
+        }
+        match &a.attested_at {
+            Some(at) => {
+                if let Err(m) = parse_instant(at) {
+                    err(format!("spec.attestations[{i}].attestedAt"), m);
+                }
+            }
+            None if a.is_access_review() => err(
+                format!("spec.attestations[{i}].attestedAt"),
+                "required for kind AccessReview (the day the review was completed)".into(),
+            ),
+            None => {}
         }
         if !spec.checks.iter().any(|c| c.check == a.check) {
             err(

@@ -2,6 +2,7 @@
 //!
 //! Each subcommand lives in its own module; this one only defines the arguments and dispatches.
 
+mod access_review;
 mod audit;
 mod controls;
 mod crdgen;
@@ -62,6 +63,9 @@ pub enum Command {
     Evidence(evidence::EvidenceCommand),
     /// The Type II period report from an evidence store (HTML, JSON, Markdown, OSCAL).
     Report(report::ReportArgs),
+    /// The quarterly access review (CC6.2/CC6.3) from an evidence store: every subject's
+    /// permissions, changes since the previous review, dormant ServiceAccounts.
+    AccessReview(access_review::AccessReviewArgs),
     /// Generate an ed25519 key pair for signing evidence manifests.
     Keygen(keygen::KeygenArgs),
     /// Write the CRD YAML generated from the Rust types.
@@ -85,6 +89,7 @@ pub fn main() -> ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     crate::telemetry::init(cli.log_format == LogFormat::Json);
     let code = match cli.command {
+        Command::AccessReview(args) => access_review::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Checks { output } => output::print_catalog(output),
         Command::Crdgen { out, check } => crdgen::run(&out, check),

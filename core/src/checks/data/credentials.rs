@@ -1311,6 +1311,8 @@ mod corpus {
             snapshot: &snapshot,
             scope: &scope,
             now: now(),
+            control: "",
+            attestations: &[],
         };
         let outcome = catalog()
             .get(ID)

@@ -163,6 +163,8 @@ mod tests {
             snapshot: &snapshot,
             scope: &scope,
             now: crate::checks::testing::now(),
+            control: "",
+            attestations: &[],
         };
         for id in [
             "network.default-deny",

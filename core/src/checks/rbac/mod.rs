@@ -28,6 +28,7 @@
 //! `rbac.anonymous` applies neither: it only looks at anonymous subjects, which are never
 //! skipped, and its `allowedBindings` lists the defaults that are meant to be public.
 
+mod access_review;
 mod anonymous;
 mod cluster_admin;
 mod default_sa;
@@ -35,6 +36,7 @@ mod orphaned;
 mod privilege_escalation;
 pub(crate) mod resolve;
 mod secrets;
+mod usage;
 mod wildcards;
 
 use std::collections::{BTreeMap, HashMap};
@@ -46,12 +48,14 @@ use super::{Catalog, Ctx};
 use crate::snapshot::ClusterSnapshot;
 use resolve::{Binding, Resolver, SubjectKey, bindings};
 
+pub use access_review::AccessReviewCurrentParams;
 pub use anonymous::AnonymousParams;
 pub use cluster_admin::ClusterAdminParams;
 pub use default_sa::DefaultServiceAccountParams;
 pub use orphaned::OrphanedSubjectsParams;
 pub use privilege_escalation::PrivilegeEscalationParams;
 pub use secrets::SecretsAccessParams;
+pub use usage::{ServiceAccountUse, service_account_use};
 pub use wildcards::WildcardsParams;
 
 /// Adds this domain's checks to the catalog.
@@ -63,6 +67,7 @@ pub(super) fn register(catalog: &mut Catalog) {
     catalog.add(orphaned::OrphanedSubjects);
     catalog.add(default_sa::DefaultServiceAccount);
     catalog.add(privilege_escalation::PrivilegeEscalation);
+    catalog.add(access_review::AccessReviewCurrent);
 }
 
 /// The namespace of `kube-system`, where Kubernetes' own ServiceAccounts live.
@@ -820,10 +825,13 @@ subjects: [{kind: User, name: ghost}]
             snapshot: snap,
             scope,
             now: crate::checks::testing::now(),
+            control: "",
+            attestations: &[],
         };
         let ids: Vec<&str> = catalog()
             .ids()
-            .filter(|id| id.starts_with("rbac."))
+            // The access-review check reads the control's attestations, not the cluster.
+            .filter(|id| id.starts_with("rbac.") && *id != "rbac.access-review-current")
             .collect();
         assert_eq!(ids.len(), 7, "{ids:?}");
         let mut out = Vec::new();
@@ -943,6 +951,8 @@ subjects: [{kind: User, name: ghost}]
             snapshot: &snap,
             scope: &baseline_scope(),
             now: crate::checks::testing::now(),
+            control: "",
+            attestations: &[],
         };
         let out = crate::checks::catalog()
             .get("rbac.privilege-escalation")
@@ -1134,6 +1144,8 @@ subjects: [{kind: User, name: "system:serviceaccount:default:deployer"}]
             snapshot: &snap,
             scope: &ScopeFilter::all(),
             now: crate::checks::testing::now(),
+            control: "",
+            attestations: &[],
         };
         let started = std::time::Instant::now();
         let findings = |id: &str| match catalog().get(id).unwrap().run(&ctx, None).unwrap() {

@@ -108,6 +108,8 @@ fn checks_scale_to_100k_objects() {
             snapshot: &snap,
             scope: &scope,
             now: now(),
+            control: "",
+            attestations: &[],
         };
         for (id, params) in runs() {
             let start = Instant::now();
