@@ -139,10 +139,14 @@ echo; echo "==> soc2-operator report --population findings --format csv"
 echo; echo "==> soc2-operator report --population findings --sample 3 --seed 2026"
 "$bin" report --store "$t2store" --from 2026-07-01 --to 2026-08-10 --population findings \
   --sample 3 --seed 2026 --public-key "$keys/ed25519.pub"
+echo; echo "==> soc2-operator access-review (the quarter's review from the same chain)"
+"$bin" access-review --store "$t2store" --public-key "$keys/ed25519.pub" --at 2026-08-10 \
+  --previous 2026-07-01 --output markdown > "$t2/access-review.md"
+grep -E "^(## |- )" "$t2/access-review.md" | cut -c1-160 | head -20 || true
 echo; echo "Operating effectiveness (from $t2/report.md):"
 grep -m1 "^Operating effectiveness" "$t2/report.md" || true
 
 echo
 echo "Evidence store: $store"
 echo "Period report:  $out/report.html (also report.md, assessment-results.oscal.json)"
-echo "Type II demo:   $t2/report.html (SIMULATED clock), $t2/findings.csv, $t2/changes.csv"
+echo "Type II demo:   $t2/report.html (SIMULATED clock), $t2/findings.csv, $t2/changes.csv, $t2/access-review.md"
