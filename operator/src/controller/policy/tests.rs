@@ -19,6 +19,7 @@ fn spec(url: &str) -> EvidencePolicySpec {
             path_style: false,
             allow_http: false,
             credentials_secret: None,
+            object_lock: None,
         },
         retention: Some("30d".into()),
         formats: vec![soc2_core::crd::EvidenceFormat::JSON],
