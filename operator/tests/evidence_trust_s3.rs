@@ -342,3 +342,178 @@ async fn object_lock_off_s3_and_with_pruning_is_refused() {
     );
     assert!(store.list("").await.unwrap().is_empty());
 }
+
+/// `report` passes `--tsa-ca`, `--require-timestamps` and `--timestamp-tolerance` to verify:
+/// a snapshot whose token was removed fails the report only when tokens are required, and the
+/// report counts the verified tokens.
+#[test]
+fn report_checks_time_stamps_like_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let tsa = tsa::TestTsa::start("report");
+    let key = SigningKey::generate().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let keys = rt.block_on(async {
+        let store = Store::from_url(dir.to_str().unwrap()).unwrap();
+        let witness = Store::from_url(tmp.path().join("witness").to_str().unwrap()).unwrap();
+        let keys = write_chain(&store, &witness, &tsa, &key, "hourly").await;
+        // The oldest snapshot loses its token.
+        store
+            .delete(&keys[0].replace("manifest.json", "manifest.tsr"))
+            .await
+            .unwrap();
+        keys
+    });
+    assert_eq!(keys.len(), 4);
+    let pubkey = tmp.path().join("ed25519.pub");
+    std::fs::write(&pubkey, key.public().to_file_text()).unwrap();
+    let from = soc2_evidence::rfc3339(times()[0] - SignedDuration::from_hours(1));
+    let to = soc2_evidence::rfc3339(times()[3] + SignedDuration::from_mins(30));
+    let report = |extra: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_soc2-operator"))
+            .args(["report", "--store", dir.to_str().unwrap(), "--from", &from])
+            .args(["--to", &to, "--format", "json", "--public-key"])
+            .arg(&pubkey)
+            .arg("--tsa-ca")
+            .arg(&tsa.ca_pem)
+            .args(["--timestamp-tolerance", "4h"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+            panic!("{e}: {}", String::from_utf8_lossy(&o.stderr));
+        });
+        (o.status.code(), json["clusters"][0]["integrity"].clone())
+    };
+    let (code, integrity) = report(&[]);
+    assert_eq!(code, Some(0), "{integrity}");
+    assert_eq!(integrity["timestamped"], 3, "{integrity}");
+    assert!(
+        integrity["tsas"][0]
+            .as_str()
+            .unwrap()
+            .contains("report Test TSA"),
+        "{integrity}"
+    );
+    let (code, integrity) = report(&["--require-timestamps"]);
+    assert_eq!(code, Some(1), "{integrity}");
+    assert_eq!(integrity["verified"], false);
+    let problems = integrity["problems"].to_string();
+    assert!(
+        problems.contains("timestamp") && problems.contains("required"),
+        "{problems}"
+    );
+    // Object Lock cannot be required of a file store: a usage error, not a silent pass.
+    let (code, _) = {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_soc2-operator"))
+            .args(["report", "--store", dir.to_str().unwrap(), "--from", &from])
+            .args(["--to", &to, "--format", "json", "--public-key"])
+            .arg(&pubkey)
+            .arg("--require-object-lock")
+            .output()
+            .unwrap();
+        (o.status.code(), ())
+    };
+    assert_eq!(code, Some(2));
+}
+
+/// The CLI: `evidence snapshot --object-lock-mode/--object-lock-duration` on moto, then
+/// `evidence verify --require-object-lock --object-lock-min`; refused on a file store.
+#[test]
+fn cli_snapshot_with_object_lock_and_verify() {
+    let moto = Moto::start("unused");
+    moto.create_locked_bucket(LOCKED);
+    let tmp = tempfile::tempdir().unwrap();
+    let manifests = write_fixture(tmp.path());
+    let key = SigningKey::generate().unwrap();
+    let (keyfile, pubkey) = (
+        tmp.path().join("ed25519.key"),
+        tmp.path().join("ed25519.pub"),
+    );
+    std::fs::write(&keyfile, key.to_file_text()).unwrap();
+    std::fs::write(&pubkey, key.public().to_file_text()).unwrap();
+    let endpoint = moto.endpoint();
+    let s3 = [
+        "--endpoint",
+        endpoint.as_str(),
+        "--region",
+        "us-east-1",
+        "--path-style",
+        "--allow-http",
+    ];
+    let run = |args: &[&str], extra: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_soc2-operator"))
+            .args(args)
+            .args(extra)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr),
+        )
+    };
+    let store = format!("s3://{LOCKED}/cli");
+    let snapshot = [
+        "evidence",
+        "snapshot",
+        "-m",
+        manifests.to_str().unwrap(),
+        "--store",
+        &store,
+        "--cluster",
+        "prod",
+        "--signing-key",
+        keyfile.to_str().unwrap(),
+    ];
+    let lock = [
+        "--object-lock-mode",
+        "GOVERNANCE",
+        "--object-lock-duration",
+        "2d",
+    ];
+    let (code, out) = run(&snapshot, &[&s3[..], &lock[..]].concat());
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("object lock: every object retained until"),
+        "{out}"
+    );
+    let verify = [
+        "evidence",
+        "verify",
+        "--store",
+        &store,
+        "--public-key",
+        pubkey.to_str().unwrap(),
+        "--require-object-lock",
+    ];
+    let (code, out) = run(
+        &verify,
+        &[&s3[..], &["--object-lock-min", "1d"][..]].concat(),
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("object lock: 4 of 4 object(s) retained (GOVERNANCE)"),
+        "{out}"
+    );
+    let (code, out) = run(
+        &verify,
+        &[&s3[..], &["--object-lock-min", "3d"][..]].concat(),
+    );
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(out.matches("BREAK [object-lock]").count(), 4, "{out}");
+
+    // Not on a file store, and not with --retention.
+    let dir = tmp.path().join("local");
+    let mut local = snapshot;
+    local[5] = dir.to_str().unwrap();
+    let (code, out) = run(&local, &lock);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("objectLock"), "{out}");
+    let (code, out) = run(
+        &snapshot,
+        &[&s3[..], &lock[..], &["--retention", "30d"][..]].concat(),
+    );
+    assert_eq!(code, Some(2), "{out}");
+}
