@@ -192,11 +192,17 @@ impl Store {
         let lock = match &spec.object_lock {
             None => None,
             Some(_) if scheme != "s3" => return Err(bad(OBJECT_LOCK_S3_ONLY.into())),
-            Some(l) => Some(ObjectLock {
-                mode: l.mode,
-                duration: parse_duration(&l.duration)
-                    .map_err(|e| bad(format!("objectLock.duration: {e}")))?,
-            }),
+            Some(l) => {
+                let duration = parse_duration(&l.duration)
+                    .map_err(|e| bad(format!("objectLock.duration: {e}")))?;
+                if duration <= SignedDuration::ZERO {
+                    return Err(bad("objectLock.duration: must be positive".into()));
+                }
+                Some(ObjectLock {
+                    mode: l.mode,
+                    duration,
+                })
+            }
         };
         let mut s3 = None;
         let inner: Arc<dyn ObjectStore> = match scheme {
