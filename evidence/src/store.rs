@@ -336,9 +336,10 @@ impl Store {
         let Some(parts) = &self.s3 else {
             return Ok(None);
         };
-        let fail = |message: String| Error::Manifest {
-            key: key.to_string(),
-            message: format!("reading the Object Lock retention: {message}"),
+        let fail = |message: String| {
+            Error::Invalid(format!(
+                "{key}: reading the Object Lock retention: {message}"
+            ))
         };
         let url = parts
             .signer
