@@ -285,6 +285,18 @@ async fn a_chain_without_object_lock_fails_require_object_lock() {
         "{}",
         r.to_text()
     );
+    // The checkpoints in an unlocked witness fail it too, with the witness check.
+    let mut r = r;
+    let loaded = checkpoint::load(&Source::Store(s.witness.clone()))
+        .await
+        .unwrap();
+    assert_eq!(loaded.retention.as_ref().map(|r| r.len()), Some(4));
+    checkpoint::check(&mut r, &loaded, &strict(&s));
+    let witness_breaks = kinds(&r)
+        .into_iter()
+        .filter(|(kind, key)| *kind == "object-lock" && key.starts_with("witness:"))
+        .count();
+    assert_eq!(witness_breaks, 4, "{}", r.to_text());
     // Reported but not required: no break.
     let mut o = strict(&s);
     o.object_lock.required = false;
