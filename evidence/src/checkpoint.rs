@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::manifest::signing_bytes_of;
 use super::signing::{PublicKey, SigningKey};
-use super::store::Store;
+use super::store::{Retention, Store};
 use super::verify::{ChainReport, Problem, VerifyOptions, VerifyReport};
 use super::{Error, Result, canonical};
 use soc2_core::crd::parse_duration;
@@ -167,6 +167,9 @@ pub struct Loaded {
     pub chains: BTreeMap<(String, String), BTreeMap<u64, Checkpoint>>,
     /// Objects that are not checkpoints (too big or unreadable): `(key, message)`.
     pub unreadable: Vec<(String, String)>,
+    /// From an S3 witness: each checkpoint's Object Lock retention, by witness key (`None`
+    /// inside: the checkpoint has none). `None`: not read (a file, or a store without it).
+    pub retention: Option<BTreeMap<String, Option<Retention>>>,
 }
 
 /// Reads checkpoints.
@@ -220,6 +223,16 @@ pub async fn load(source: &Source) -> Result<Loaded> {
                 }
                 let bytes = store.get(&o.key).await?;
                 add(&o.key, &bytes, &mut out);
+                if store.reports_retention() {
+                    match store.retention(&o.key).await {
+                        Ok(r) => {
+                            out.retention
+                                .get_or_insert_with(BTreeMap::new)
+                                .insert(o.key.clone(), r);
+                        }
+                        Err(e) => out.unreadable.push((o.key.clone(), e.to_string())),
+                    }
+                }
             }
         }
     }
@@ -252,7 +265,14 @@ pub fn check(report: &mut VerifyReport, loaded: &Loaded, options: &VerifyOptions
         {
             continue;
         }
-        check_chain(report, cluster, policy, checkpoints, options);
+        check_chain(
+            report,
+            cluster,
+            policy,
+            checkpoints,
+            loaded.retention.as_ref(),
+            options,
+        );
     }
 }
 
@@ -280,6 +300,7 @@ fn check_chain(
     cluster: &str,
     policy: &str,
     checkpoints: &BTreeMap<u64, Checkpoint>,
+    retention: Option<&BTreeMap<String, Option<Retention>>>,
     options: &VerifyOptions,
 ) {
     let chain = chain_mut(report, cluster, policy);
@@ -299,6 +320,36 @@ fn check_chain(
                 "witness",
                 format!("time {:?}: {e}", c.time),
             ),
+        }
+    }
+    // With --require-object-lock, the witness's checkpoints must be locked too.
+    if let (Some(retention), true) = (retention, options.object_lock.required) {
+        let min = options.object_lock.min_duration.unwrap_or_default();
+        for (c, time) in &trusted {
+            let k = key(cluster, policy, c.sequence);
+            match retention.get(&k) {
+                Some(Some(r)) => {
+                    if let Ok(needed) = time.checked_add(min)
+                        && r.retain_until < needed
+                    {
+                        problem(
+                            chain,
+                            &wkey(c.sequence),
+                            "object-lock",
+                            format!(
+                                "{} retention until {} ends before the snapshot time plus the required retention",
+                                r.mode, r.retain_until
+                            ),
+                        );
+                    }
+                }
+                _ => problem(
+                    chain,
+                    &wkey(c.sequence),
+                    "object-lock",
+                    "the checkpoint has no Object Lock retention in the witness".into(),
+                ),
+            }
         }
     }
     let Some((newest, _)) = trusted.last() else {

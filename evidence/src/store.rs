@@ -4,19 +4,66 @@
 //! list and delete. Keys given to these methods are relative to the URL's prefix. It does not
 //! retry at the evidence level (the writer does) and never logs or formats credentials: the
 //! `Display` form is the URL only.
+//!
+//! S3 Object Lock (`spec.storage.objectLock`): `object_store` has no per-request retention
+//! option, so [`Store::for_write`] builds, per snapshot, a client whose default headers carry
+//! `x-amz-object-lock-mode` and `x-amz-object-lock-retain-until-date` (signed like every other
+//! header) and which sends `x-amz-checksum-sha256` (S3 requires a checksum on Object Lock
+//! PUTs); only [`Store::put_create`] uses it. [`Store::retention`] reads an object's retention
+//! from a HEAD on a URL presigned by `object_store`'s signer (its `head` does not expose those
+//! headers).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt as _;
+use jiff::{SignedDuration, Timestamp};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
+use object_store::signer::Signer as _;
 use object_store::{
-    GetOptions, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload, RetryConfig,
+    ClientOptions, GetOptions, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload,
+    RetryConfig,
 };
+use serde::Serialize;
 
-use super::{Error, Result};
-use soc2_core::crd::StorageSpec;
+use super::{Error, Result, rfc3339};
+use soc2_core::crd::{ObjectLockMode, StorageSpec, parse_duration};
+
+/// Response header of S3 HEAD/GET (and request header of PUT): the Object Lock mode.
+pub const LOCK_MODE_HEADER: &str = "x-amz-object-lock-mode";
+/// Response header of S3 HEAD/GET (and request header of PUT): the end of the retention.
+pub const LOCK_UNTIL_HEADER: &str = "x-amz-object-lock-retain-until-date";
+
+/// The Object Lock retention a store applies to every object it writes (S3 only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObjectLock {
+    /// `GOVERNANCE` or `COMPLIANCE`.
+    pub mode: ObjectLockMode,
+    /// Retention from the write.
+    pub duration: SignedDuration,
+}
+
+/// The retention of one stored object, as the store reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Retention {
+    /// `GOVERNANCE` or `COMPLIANCE` (as S3 reports it).
+    pub mode: String,
+    /// When the retention ends.
+    pub retain_until: Timestamp,
+}
+
+/// What is needed to build more S3 clients for the same bucket (locked writes) and to presign.
+struct S3Parts {
+    bucket: String,
+    spec: StorageSpec,
+    credentials: BTreeMap<String, String>,
+    retry: RetryConfig,
+    signer: AmazonS3,
+    http: reqwest::Client,
+}
 
 /// Credentials map keys read for S3.
 pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
@@ -67,6 +114,14 @@ pub struct Store {
     url: String,
     /// The directory of a `file://` store: reads check the path is a regular file first.
     local_root: Option<std::path::PathBuf>,
+    /// S3 only: a signer and the settings to build locked clients.
+    s3: Option<Arc<S3Parts>>,
+    /// `spec.objectLock`, parsed.
+    lock: Option<ObjectLock>,
+    /// Set by [`Store::for_write`]: the client that puts with Object Lock retention.
+    put_inner: Option<Arc<dyn ObjectStore>>,
+    /// The retain-until date `put_inner` applies.
+    retain_until: Option<Timestamp>,
 }
 
 impl std::fmt::Debug for Store {
@@ -112,11 +167,18 @@ impl Store {
             let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)
                 .map_err(|e| bad(e.to_string()))?
                 .with_automatic_cleanup(true);
+            if spec.object_lock.is_some() {
+                return Err(bad(OBJECT_LOCK_S3_ONLY.into()));
+            }
             return Ok(Self {
                 inner: Arc::new(fs),
                 prefix: String::new(),
                 url: url.to_string(),
                 local_root: Some(std::path::PathBuf::from(dir)),
+                s3: None,
+                lock: None,
+                put_inner: None,
+                retain_until: None,
             });
         }
         let (bucket, prefix) = match rest.split_once('/') {
@@ -127,34 +189,41 @@ impl Store {
             return Err(bad("the URL names no bucket".into()));
         }
         let cred = |k: &str| credentials.get(k).map(|v| v.trim().to_string());
+        let lock = match &spec.object_lock {
+            None => None,
+            Some(_) if scheme != "s3" => return Err(bad(OBJECT_LOCK_S3_ONLY.into())),
+            Some(l) => {
+                let duration = parse_duration(&l.duration)
+                    .map_err(|e| bad(format!("objectLock.duration: {e}")))?;
+                if duration <= SignedDuration::ZERO {
+                    return Err(bad("objectLock.duration: must be positive".into()));
+                }
+                Some(ObjectLock {
+                    mode: l.mode,
+                    duration,
+                })
+            }
+        };
+        let mut s3 = None;
         let inner: Arc<dyn ObjectStore> = match scheme {
             "s3" => {
-                let mut b = object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket)
-                    .with_retry(retry)
-                    .with_conditional_put(object_store::aws::S3ConditionalPut::ETagMatch);
-                if let Some(e) = &spec.endpoint {
-                    b = b.with_endpoint(e);
-                }
-                if let Some(r) = &spec.region {
-                    b = b.with_region(r);
-                }
-                if spec.path_style {
-                    b = b.with_virtual_hosted_style_request(false);
-                }
-                if spec.allow_http {
-                    b = b.with_allow_http(true);
-                }
-                if let Some(v) = cred(AWS_ACCESS_KEY_ID) {
-                    b = b.with_access_key_id(v);
-                }
-                if let Some(v) = cred(AWS_SECRET_ACCESS_KEY) {
-                    b = b.with_secret_access_key(v);
-                }
-                if let Some(v) = cred(AWS_SESSION_TOKEN) {
-                    b = b.with_token(v);
-                }
-                Arc::new(b.build().map_err(|e| bad(e.to_string()))?)
+                let signer = s3_builder(bucket, spec, credentials, &retry, None)
+                    .build()
+                    .map_err(|e| bad(e.to_string()))?;
+                let http = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .map_err(|e| bad(format!("HTTP client: {e}")))?;
+                let inner = Arc::new(signer.clone());
+                s3 = Some(Arc::new(S3Parts {
+                    bucket: bucket.to_string(),
+                    spec: spec.clone(),
+                    credentials: credentials.clone(),
+                    retry: retry.clone(),
+                    signer,
+                    http,
+                }));
+                inner
             }
             "gs" => {
                 let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
@@ -190,7 +259,125 @@ impl Store {
             prefix: prefix.to_string(),
             url: redact(url),
             local_root: None,
+            s3,
+            lock,
+            put_inner: None,
+            retain_until: None,
         })
+    }
+
+    /// The Object Lock retention this store applies to what it writes (`spec.objectLock`).
+    pub fn object_lock(&self) -> Option<ObjectLock> {
+        self.lock
+    }
+
+    /// The retain-until date the puts of this store apply (set by [`Store::for_write`]).
+    pub fn retain_until(&self) -> Option<Timestamp> {
+        self.retain_until
+    }
+
+    /// Whether [`Store::retention`] can read retention (S3 stores).
+    pub fn reports_retention(&self) -> bool {
+        self.s3.is_some()
+    }
+
+    /// The store to write one snapshot with: without Object Lock, this store; with it, a store
+    /// whose [`Store::put_create`] gives every object retention until `now + duration`
+    /// (a new S3 client, because the retain-until date is a default header).
+    pub fn for_write(&self, now: Timestamp) -> Result<Store> {
+        let (Some(lock), Some(parts)) = (self.lock, &self.s3) else {
+            return Ok(self.clone());
+        };
+        let bad = |message: String| Error::StoreConfig {
+            url: self.url.clone(),
+            message,
+        };
+        let until = now
+            .checked_add(lock.duration)
+            .map_err(|e| bad(format!("objectLock.duration: {e}")))?;
+        let until = Timestamp::from_second(until.as_second())
+            .map_err(|e| bad(format!("objectLock.duration: {e}")))?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            LOCK_MODE_HEADER,
+            reqwest::header::HeaderValue::from_static(lock.mode.as_str()),
+        );
+        headers.insert(
+            LOCK_UNTIL_HEADER,
+            reqwest::header::HeaderValue::from_str(&rfc3339(until))
+                .map_err(|e| bad(e.to_string()))?,
+        );
+        // S3 wants proof of the body on Object Lock PUTs: object_store sends
+        // x-amz-checksum-sha256 (below); the algorithm header names it, as the AWS SDKs do
+        // (moto, like older S3 documentation, asks for it or Content-MD5).
+        headers.insert(
+            "x-amz-sdk-checksum-algorithm",
+            reqwest::header::HeaderValue::from_static("SHA256"),
+        );
+        let locked = s3_builder(
+            &parts.bucket,
+            &parts.spec,
+            &parts.credentials,
+            &parts.retry,
+            Some(headers),
+        )
+        .with_checksum_algorithm(object_store::aws::Checksum::SHA256)
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
+        let mut out = self.clone();
+        out.put_inner = Some(Arc::new(locked));
+        out.retain_until = Some(until);
+        Ok(out)
+    }
+
+    /// The Object Lock retention of an object, from a HEAD request (S3 only: `Ok(None)`
+    /// elsewhere, and for an object without retention).
+    pub async fn retention(&self, key: &str) -> Result<Option<Retention>> {
+        let Some(parts) = &self.s3 else {
+            return Ok(None);
+        };
+        let fail = |message: String| {
+            Error::Invalid(format!(
+                "{key}: reading the Object Lock retention: {message}"
+            ))
+        };
+        let url = parts
+            .signer
+            .signed_url(
+                reqwest::Method::HEAD,
+                &self.path(key),
+                Duration::from_secs(300),
+            )
+            .await
+            .map_err(|source| Error::Store {
+                op: "head",
+                key: key.to_string(),
+                source,
+            })?;
+        let resp = parts
+            .http
+            .head(url.as_str())
+            .send()
+            .await
+            .map_err(|e| fail(e.without_url().to_string()))?;
+        if !resp.status().is_success() {
+            return Err(fail(format!("HTTP {}", resp.status())));
+        }
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        match (header(LOCK_MODE_HEADER), header(LOCK_UNTIL_HEADER)) {
+            (Some(mode), Some(until)) => {
+                let retain_until = until
+                    .parse::<Timestamp>()
+                    .map_err(|e| fail(format!("{LOCK_UNTIL_HEADER} {until:?}: {e}")))?;
+                Ok(Some(Retention { mode, retain_until }))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Opens a URL with default options (no endpoint override, environment credentials).
@@ -206,6 +393,10 @@ impl Store {
             prefix: prefix.trim_matches('/').to_string(),
             url: url.to_string(),
             local_root: None,
+            s3: None,
+            lock: None,
+            put_inner: None,
+            retain_until: None,
         }
     }
 
@@ -236,7 +427,9 @@ impl Store {
             ..Default::default()
         };
         match self
-            .inner
+            .put_inner
+            .as_ref()
+            .unwrap_or(&self.inner)
             .put_opts(&self.path(key), PutPayload::from(bytes), opts)
             .await
         {
@@ -389,6 +582,61 @@ impl Store {
     }
 }
 
+const OBJECT_LOCK_S3_ONLY: &str = "objectLock is S3 Object Lock and needs an s3:// URL (on GCS use a locked bucket retention policy or object retention, on Azure an immutability policy; see docs/evidence.md)";
+
+/// An S3 client builder for `bucket`: environment settings (`AWS_*`, as
+/// `AmazonS3Builder::from_env`), then the spec and the credentials map. `headers` become
+/// default headers of every request (signed).
+fn s3_builder(
+    bucket: &str,
+    spec: &StorageSpec,
+    credentials: &BTreeMap<String, String>,
+    retry: &RetryConfig,
+    headers: Option<reqwest::header::HeaderMap>,
+) -> AmazonS3Builder {
+    let mut options = ClientOptions::new();
+    if let Some(h) = headers {
+        options = options.with_default_headers(h);
+    }
+    // As `from_env`, but onto client options that carry the default headers.
+    let mut b = AmazonS3Builder::new().with_client_options(options);
+    for (k, v) in std::env::vars_os() {
+        if let (Some(k), Some(v)) = (k.to_str(), v.to_str())
+            && k.starts_with("AWS_")
+            && let Ok(key) = k.to_ascii_lowercase().parse()
+        {
+            b = b.with_config(key, v);
+        }
+    }
+    b = b
+        .with_bucket_name(bucket)
+        .with_retry(retry.clone())
+        .with_conditional_put(object_store::aws::S3ConditionalPut::ETagMatch);
+    if let Some(e) = &spec.endpoint {
+        b = b.with_endpoint(e);
+    }
+    if let Some(r) = &spec.region {
+        b = b.with_region(r);
+    }
+    if spec.path_style {
+        b = b.with_virtual_hosted_style_request(false);
+    }
+    if spec.allow_http {
+        b = b.with_allow_http(true);
+    }
+    let cred = |k: &str| credentials.get(k).map(|v| v.trim().to_string());
+    if let Some(v) = cred(AWS_ACCESS_KEY_ID) {
+        b = b.with_access_key_id(v);
+    }
+    if let Some(v) = cred(AWS_SECRET_ACCESS_KEY) {
+        b = b.with_secret_access_key(v);
+    }
+    if let Some(v) = cred(AWS_SESSION_TOKEN) {
+        b = b.with_token(v);
+    }
+    b
+}
+
 fn file_type_name(ft: &std::fs::FileType) -> &'static str {
     #[cfg(unix)]
     {
@@ -448,6 +696,7 @@ pub fn storage_spec(url: &str) -> StorageSpec {
         path_style: false,
         allow_http: false,
         credentials_secret: None,
+        object_lock: None,
     }
 }
 
@@ -474,6 +723,7 @@ mod tests {
                 path_style: true,
                 allow_http: true,
                 credentials_secret: None,
+                object_lock: None,
             },
             &[
                 (AWS_ACCESS_KEY_ID.to_string(), "AKIDEXAMPLE".to_string()),

@@ -27,7 +27,7 @@ use super::layout::MANIFEST;
 use super::manifest::{self, Manifest};
 use super::schedule::{Gap, Schedule};
 use super::signing::PublicKey;
-use super::store::{Read, Store};
+use super::store::{Read, Retention, Store};
 use super::timestamp::{self, TimestampOptions};
 use super::{Result, canonical, rfc3339, sha256_hex};
 
@@ -127,6 +127,19 @@ pub struct VerifyOptions {
     pub now: Timestamp,
     /// RFC 3161 time stamp checks.
     pub timestamps: TimestampOptions,
+    /// S3 Object Lock retention checks.
+    pub object_lock: ObjectLockOptions,
+}
+
+/// What verify asks of each object's S3 Object Lock retention.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ObjectLockOptions {
+    /// Read each object's retention (a HEAD per object; S3 stores only) and report it.
+    pub report: bool,
+    /// An object without retention is an `object-lock` break (implies `report`).
+    pub required: bool,
+    /// With `required`: retention must last at least this long after the snapshot time.
+    pub min_duration: Option<jiff::SignedDuration>,
 }
 
 impl VerifyOptions {
@@ -143,6 +156,7 @@ impl VerifyOptions {
             keep: None,
             now,
             timestamps: TimestampOptions::default(),
+            object_lock: ObjectLockOptions::default(),
         }
     }
 
@@ -169,7 +183,7 @@ pub struct Problem {
     pub key: String,
     /// `digest`, `size`, `missing-document`, `unexpected-object`, `signature`, `unsigned`,
     /// `chain`, `sequence`, `time`, `manifest`, `incomplete`, `layout`, `too-large`,
-    /// `not-regular`, `changed`, `store` or `timestamp`.
+    /// `not-regular`, `changed`, `store`, `timestamp` or `object-lock`.
     pub kind: &'static str,
     /// What is wrong.
     pub message: String,
@@ -221,6 +235,9 @@ pub struct Entry {
     /// The TSA time of a verified `manifest.tsr`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<Timestamp>,
+    /// Each object's S3 Object Lock retention, when read (`retention: null`: none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retention: Vec<ObjectRetention>,
     /// Whether every check of this snapshot passed.
     pub ok: bool,
     /// The verified bytes of the document named by [`VerifyOptions::keep`], when its digest
@@ -234,6 +251,34 @@ pub struct Entry {
     /// The schedule the manifest records (not serialized).
     #[serde(skip)]
     pub schedule: crate::schedule::ScheduleSpec,
+}
+
+/// The Object Lock retention of one object of a snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRetention {
+    /// Object name in the snapshot folder.
+    pub name: String,
+    /// Its retention, `None` when the object has none.
+    pub retention: Option<Retention>,
+}
+
+/// Object Lock retention over a chain's objects.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockSummary {
+    /// Objects whose retention was read.
+    pub objects: usize,
+    /// Of which carry retention.
+    pub retained: usize,
+    /// Modes seen.
+    pub modes: Vec<String>,
+    /// The earliest retain-until date seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earliest_until: Option<Timestamp>,
+    /// The latest retain-until date seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latest_until: Option<Timestamp>,
 }
 
 /// The verification of one chain.
@@ -253,6 +298,9 @@ pub struct ChainReport {
     /// Subjects of the TSA certificates seen, in order of first use.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tsas: Vec<String>,
+    /// S3 Object Lock retention of the chain's objects, when read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<LockSummary>,
     /// Key fingerprints seen, in order of first use.
     pub key_fingerprints: Vec<String>,
     /// The schedule of the newest manifest.
@@ -331,6 +379,24 @@ impl VerifyReport {
                     c.timestamped,
                     c.snapshots,
                     c.tsas.join(", ")
+                ));
+            }
+            if let Some(l) = &c.object_lock {
+                let until = match (l.earliest_until, l.latest_until) {
+                    (Some(a), Some(b)) if a == b => format!(", retained until {}", rfc3339(a)),
+                    (Some(a), Some(b)) => {
+                        format!(", retained until {} to {}", rfc3339(a), rfc3339(b))
+                    }
+                    _ => String::new(),
+                };
+                let modes = if l.modes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", l.modes.join(", "))
+                };
+                out.push_str(&format!(
+                    "  object lock: {} of {} object(s) retained{modes}{until}\n",
+                    l.retained, l.objects
                 ));
             }
             for fp in &c.key_fingerprints {
@@ -415,6 +481,18 @@ pub async fn verify_chain(
             options.from.is_none_or(|f| i.time >= f) && options.to.is_none_or(|t| i.time <= t)
         })
     };
+    let lock = options.object_lock;
+    if lock.required && !store.reports_retention() {
+        report.problems.push(Problem {
+            key: super::layout::chain_prefix(cluster, policy),
+            kind: "object-lock",
+            message: format!(
+                "Object Lock retention is required but {store} is not an S3 store: no object can be shown to be retained"
+            ),
+        });
+    } else if (lock.report || lock.required) && store.reports_retention() {
+        report.object_lock = Some(LockSummary::default());
+    }
     // The complete snapshot just before the range links the first one in it.
     let mut prev: Option<Prev> = None;
     if options.from.is_some()
@@ -790,6 +868,72 @@ async fn verify_snapshot(
                 None
             }
         };
+    // S3 Object Lock retention of every object of the snapshot.
+    let mut retention = Vec::new();
+    if report.object_lock.is_some() {
+        for o in &l.objects {
+            let object_key = join(&l.folder, &o.key);
+            let r = match store.retention(&object_key).await {
+                Ok(r) => r,
+                Err(e) => {
+                    problem(report, &object_key, "store", e.to_string());
+                    continue;
+                }
+            };
+            if let Some(summary) = report.object_lock.as_mut() {
+                summary.objects += 1;
+                if let Some(r) = &r {
+                    summary.retained += 1;
+                    if !summary.modes.contains(&r.mode) {
+                        summary.modes.push(r.mode.clone());
+                    }
+                    summary.earliest_until = Some(
+                        summary
+                            .earliest_until
+                            .map_or(r.retain_until, |t| t.min(r.retain_until)),
+                    );
+                    summary.latest_until = Some(
+                        summary
+                            .latest_until
+                            .map_or(r.retain_until, |t| t.max(r.retain_until)),
+                    );
+                }
+            }
+            if options.object_lock.required {
+                match &r {
+                    None => problem(
+                        report,
+                        &object_key,
+                        "object-lock",
+                        "no Object Lock retention: the object can be deleted or overwritten".into(),
+                    ),
+                    Some(r) => {
+                        let min = options.object_lock.min_duration.unwrap_or_default();
+                        if let Ok(needed) = time.checked_add(min)
+                            && r.retain_until < needed
+                        {
+                            problem(
+                                report,
+                                &object_key,
+                                "object-lock",
+                                format!(
+                                    "{} retention until {} ends before the snapshot time plus {} ({})",
+                                    r.mode,
+                                    rfc3339(r.retain_until),
+                                    super::schedule::format_duration(min),
+                                    rfc3339(needed)
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            retention.push(ObjectRetention {
+                name: o.key.clone(),
+                retention: r,
+            });
+        }
+    }
     // Schedule and chain.
     let this_schedule = Schedule::from_manifest(&manifest.schedule).ok();
     if this_schedule.is_none() {
@@ -890,6 +1034,7 @@ async fn verify_snapshot(
         sequence: manifest.sequence,
         digest,
         timestamp: stamped,
+        retention,
         ok: report.problems.len() == problems_before,
         kept,
         live: manifest

@@ -93,6 +93,9 @@ impl WriterConfig {
             .as_deref()
             .map(|r| parse_duration(r).map_err(|e| Error::Schedule(format!("spec.retention: {e}"))))
             .transpose()?;
+        if retention.is_some() && spec.storage.object_lock.is_some() {
+            return Err(Error::Invalid(RETENTION_WITH_LOCK.into()));
+        }
         Ok(Self {
             cluster: cluster.to_string(),
             policy: policy.to_string(),
@@ -105,6 +108,9 @@ impl WriterConfig {
         })
     }
 }
+
+/// Why pruning and Object Lock do not go together.
+pub const RETENTION_WITH_LOCK: &str = "spec.retention: cannot be set with spec.storage.objectLock: the operator must not delete locked evidence (the bucket's lifecycle rules expire it once its retention ends)";
 
 /// A snapshot that was written.
 #[derive(Clone, Debug, PartialEq)]
@@ -124,6 +130,8 @@ pub struct Written {
     pub checkpoint: Option<String>,
     /// Why the checkpoint could not be written (the snapshot itself was written).
     pub witness_error: Option<String>,
+    /// With Object Lock: the retain-until date every object of the snapshot carries.
+    pub retain_until: Option<Timestamp>,
 }
 
 /// What retention removed.
@@ -170,6 +178,9 @@ impl Writer {
     pub async fn open(store: Store, config: WriterConfig) -> Result<Self> {
         layout::check_name("cluster", &config.cluster)?;
         layout::check_name("policy", &config.policy)?;
+        if config.retention.is_some() && store.object_lock().is_some() {
+            return Err(Error::Invalid(RETENTION_WITH_LOCK.into()));
+        }
         let head = chain::find_head(&store, &config.cluster, &config.policy).await?;
         if let (Some(h), Some(key)) = (&head, &config.signing_key) {
             check_head(&store, h, key).await?;
@@ -254,6 +265,8 @@ impl Writer {
                 head.key
             )));
         }
+        // With Object Lock, a client whose puts carry retention from now (the write time).
+        let store = self.store.for_write(Timestamp::now())?;
         let folder = layout::snapshot_folder(
             &self.config.cluster,
             &self.config.policy,
@@ -265,7 +278,7 @@ impl Writer {
         let mut written: Vec<String> = Vec::with_capacity(bundle.documents.len() + 1);
         for doc in &bundle.documents {
             let key = format!("{folder}/{}", doc.name);
-            if let Err(e) = self.put(&key, &doc.bytes).await {
+            if let Err(e) = self.put(&store, &key, &doc.bytes).await {
                 self.discard(&written).await;
                 return Err(e);
             }
@@ -306,7 +319,7 @@ impl Writer {
         let manifest_bytes = manifest.to_bytes()?;
         let manifest_key = format!("{folder}/{MANIFEST}");
         // Last: only now does the snapshot become complete.
-        if let Err(e) = self.put(&manifest_key, &manifest_bytes).await {
+        if let Err(e) = self.put(&store, &manifest_key, &manifest_bytes).await {
             self.discard(&written).await;
             return Err(e);
         }
@@ -321,7 +334,7 @@ impl Writer {
         // After the manifest: the token covers the manifest's digest.
         let mut timestamp_error = None;
         if let Some(tsa) = &self.timestamper {
-            match self.timestamp(tsa, &folder, &manifest_bytes).await {
+            match self.timestamp(&store, tsa, &folder, &manifest_bytes).await {
                 Ok(n) => bytes += n,
                 Err(e) => {
                     tracing::warn!(key = %manifest_key, error = %e, "no time stamp for the manifest");
@@ -352,6 +365,7 @@ impl Writer {
             timestamp_error,
             checkpoint,
             witness_error,
+            retain_until: store.retain_until(),
         })
     }
 
@@ -365,6 +379,7 @@ impl Writer {
         let Some(witness) = &self.witness else {
             return Ok(None);
         };
+        let witness = witness.for_write(Timestamp::now())?;
         let mut cp = Checkpoint {
             format: checkpoint::FORMAT.into(),
             cluster: manifest.cluster.clone(),
@@ -386,7 +401,7 @@ impl Writer {
         let attempts = policy.attempts.max(1);
         let mut n = 1;
         loop {
-            match checkpoint::put(witness, &cp).await {
+            match checkpoint::put(&witness, &cp).await {
                 Ok(k) => return Ok(Some(k)),
                 Err(e @ Error::Store { .. }) if n < attempts => {
                     tracing::warn!(attempt = n, error = %e, "witness write failed");
@@ -400,7 +415,13 @@ impl Writer {
 
     /// Gets a token for the stored manifest bytes (retried like object writes) and stores it
     /// as [`timestamp::TOKEN`]; returns its size.
-    async fn timestamp(&self, tsa: &Timestamper, folder: &str, manifest: &[u8]) -> Result<u64> {
+    async fn timestamp(
+        &self,
+        store: &Store,
+        tsa: &Timestamper,
+        folder: &str,
+        manifest: &[u8],
+    ) -> Result<u64> {
         let policy = self.config.retry;
         let attempts = policy.attempts.max(1);
         let mut n = 1;
@@ -415,7 +436,7 @@ impl Writer {
                 Err(e) => return Err(e),
             }
         };
-        self.put(&format!("{folder}/{}", timestamp::TOKEN), &token)
+        self.put(store, &format!("{folder}/{}", timestamp::TOKEN), &token)
             .await?;
         Ok(token.len() as u64)
     }
@@ -433,15 +454,15 @@ impl Writer {
 
     /// Create-only put with retries. A retry that finds the object already there with the
     /// same bytes (an earlier attempt landed but its answer was lost) counts as success.
-    async fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+    async fn put(&self, store: &Store, key: &str, bytes: &[u8]) -> Result<()> {
         let policy = self.config.retry;
         let attempts = policy.attempts.max(1);
         let mut last = None;
         for n in 1..=attempts {
-            match self.store.put_create(key, bytes.to_vec()).await {
+            match store.put_create(key, bytes.to_vec()).await {
                 Ok(()) => return Ok(()),
                 Err(Error::AlreadyExists { .. }) if n > 1 => {
-                    if self.store.get_opt(key).await?.as_deref() == Some(bytes) {
+                    if store.get_opt(key).await?.as_deref() == Some(bytes) {
                         return Ok(());
                     }
                     return Err(Error::AlreadyExists {
@@ -472,6 +493,11 @@ impl Writer {
         let Some(retention) = self.config.retention else {
             return Ok(Pruned::default());
         };
+        if self.store.object_lock().is_some() {
+            return Err(Error::Invalid(
+                "retention (pruning) is refused on a store with objectLock: locked evidence is never deleted by the writer".into(),
+            ));
+        }
         let cutoff = now
             .checked_sub(retention)
             .map_err(|e| Error::Invalid(format!("retention: {e}")))?;

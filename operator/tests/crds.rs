@@ -203,6 +203,21 @@ fn cel_requires_exactly_one_of_schedule_and_interval() {
 }
 
 #[test]
+fn cel_refuses_retention_with_object_lock() {
+    let mut locked = json!({
+        "storage": {"url": "s3://evidence/soc2",
+                    "objectLock": {"mode": "COMPLIANCE", "duration": "400d"}},
+        "formats": ["JSON"], "interval": "1h"});
+    EvidencePolicySpec::validate_cel(&locked, None).expect("object lock without retention");
+    locked["retention"] = json!("30d");
+    let err = EvidencePolicySpec::validate_cel(&locked, None).unwrap_err();
+    assert!(
+        format!("{err:?}").contains("spec.storage.objectLock"),
+        "{err:?}"
+    );
+}
+
+#[test]
 fn expiry_pattern_in_schema_accepts_dates_and_timestamps_only() {
     let crd = serde_json::to_value(crd::all()[0].clone()).unwrap();
     let pattern =

@@ -338,6 +338,8 @@ async fn the_report_states_the_pin_in_every_format() {
         now: t("2026-06-15T12:30:00Z"),
         expected_schedule: None,
         checkpoints: None,
+        timestamps: Default::default(),
+        object_lock: Default::default(),
     };
     let r = report::build(&s.store, &o).await.unwrap();
     let fp = s.key.public().fingerprint();

@@ -84,6 +84,8 @@ fn options(cluster: Option<&str>, key: &SigningKey) -> ReportOptions {
         now: t("2026-06-16T00:00:00Z"),
         expected_schedule: None,
         checkpoints: None,
+        timestamps: Default::default(),
+        object_lock: Default::default(),
     }
 }
 

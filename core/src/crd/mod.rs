@@ -18,8 +18,8 @@ pub use control::{
 };
 pub use policy::{
     CheckpointRef, ControlSelection, EvidenceFormat, EvidenceInclude, EvidencePolicy,
-    EvidencePolicySpec, EvidencePolicyStatus, SigningSpec, SnapshotRef, StorageSpec,
-    TimestampingSpec,
+    EvidencePolicySpec, EvidencePolicyStatus, ObjectLockMode, ObjectLockSpec, SigningSpec,
+    SnapshotRef, StorageSpec, TimestampingSpec,
 };
 
 use kube::CustomResourceExt;

@@ -37,6 +37,7 @@ use super::common::Condition;
 #[serde(rename_all = "camelCase")]
 #[x_kube(cel)]
 #[x_kube(validation = Rule::new("has(self.schedule) != has(self.interval)").message("set exactly one of spec.schedule and spec.interval"))]
+#[x_kube(validation = Rule::new("!has(self.retention) || !has(self.storage.objectLock)").message("spec.retention cannot be set with spec.storage.objectLock: locked evidence is never pruned"))]
 pub struct EvidencePolicySpec {
     /// Which controls the snapshots cover. Empty means every `Soc2Control`.
     #[serde(default)]
@@ -51,7 +52,8 @@ pub struct EvidencePolicySpec {
     pub interval: Option<String>,
     /// Object storage for the snapshots.
     pub storage: StorageSpec,
-    /// Whole snapshots older than this are deleted, e.g. `400d`. Unset keeps everything.
+    /// Whole snapshots older than this are deleted, e.g. `400d`. Unset keeps everything. Not
+    /// with `spec.storage.objectLock`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^([0-9]+(s|m|h|d))+$"))]
     pub retention: Option<String>,
@@ -142,6 +144,44 @@ pub struct StorageSpec {
     /// `AZURE_STORAGE_ACCOUNT_KEY`). Unset uses the operator's environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret: Option<String>,
+    /// S3 Object Lock: every object written (documents, manifest, time stamp token,
+    /// checkpoint) carries this retention, so nobody (in `COMPLIANCE` mode, not even the
+    /// bucket's owner) can delete or overwrite it before it ends. The bucket must have Object
+    /// Lock enabled. S3 only; not with `spec.retention` (the operator must not delete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<ObjectLockSpec>,
+}
+
+/// S3 Object Lock retention of every object written.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectLockSpec {
+    /// `GOVERNANCE` (users with `s3:BypassGovernanceRetention` may still delete) or
+    /// `COMPLIANCE` (nobody may, until the retention ends).
+    pub mode: ObjectLockMode,
+    /// How long each object is retained from its write, e.g. `400d`.
+    #[schemars(regex(pattern = r"^([0-9]+(s|m|h|d))+$"))]
+    pub duration: String,
+}
+
+/// S3 Object Lock retention mode.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[allow(clippy::upper_case_acronyms)]
+pub enum ObjectLockMode {
+    /// Protected, except from users granted `s3:BypassGovernanceRetention`.
+    GOVERNANCE,
+    /// Nobody can delete or overwrite the object version until the retention ends.
+    COMPLIANCE,
+}
+
+impl ObjectLockMode {
+    /// The value of `x-amz-object-lock-mode`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GOVERNANCE => "GOVERNANCE",
+            Self::COMPLIANCE => "COMPLIANCE",
+        }
+    }
 }
 
 /// Evidence formats.

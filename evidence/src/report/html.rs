@@ -83,6 +83,9 @@ pub fn render(r: &PeriodReport) -> String {
         if let Some(a) = &i.anchor {
             let _ = write!(o, "<p class=\"muted\">Chain anchor: {}</p>", esc(a));
         }
+        for line in i.assurance_lines() {
+            let _ = write!(o, "<p class=\"muted\">{}</p>", esc(&line));
+        }
         if !i.problems.is_empty() {
             o.push_str("<ul class=\"bad\">");
             for p in &i.problems {

@@ -47,6 +47,9 @@ pub fn render(r: &PeriodReport) -> String {
         if let Some(a) = &i.anchor {
             let _ = writeln!(o, "- Chain anchor: {a}");
         }
+        for line in i.assurance_lines() {
+            let _ = writeln!(o, "- {}", md(&line));
+        }
         for p in &i.problems {
             let _ = writeln!(o, "  - break: {}", md(p));
         }

@@ -60,6 +60,10 @@ pub struct ReportOptions {
     /// Witnessed checkpoints (`--checkpoint`): snapshots they show that are missing from the
     /// store are integrity breaks.
     pub checkpoints: Option<std::sync::Arc<checkpoint::Loaded>>,
+    /// RFC 3161 time stamp checks passed to verify (`--tsa-ca`, `--require-timestamps`).
+    pub timestamps: crate::timestamp::TimestampOptions,
+    /// S3 Object Lock checks passed to verify (`--require-object-lock`).
+    pub object_lock: verify::ObjectLockOptions,
 }
 
 /// The whole report.
@@ -120,6 +124,50 @@ pub struct Integrity {
     pub anchor: Option<String>,
     /// Signing keys.
     pub key_fingerprints: Vec<String>,
+    /// Snapshots with a verified RFC 3161 time stamp.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timestamped: usize,
+    /// Subjects of the TSA certificates seen.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tsas: Vec<String>,
+    /// S3 Object Lock retention of the chain's objects, when read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<verify::LockSummary>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl Integrity {
+    /// Lines on time stamps and Object Lock retention, for the text formats.
+    pub fn assurance_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.timestamped > 0 {
+            out.push(format!(
+                "RFC 3161 time stamps: {} snapshot(s), TSA {}",
+                self.timestamped,
+                self.tsas.join(", ")
+            ));
+        }
+        if let Some(l) = &self.object_lock {
+            let until = match (l.earliest_until, l.latest_until) {
+                (Some(a), Some(b)) => format!(", retained until {} to {}", rfc3339(a), rfc3339(b)),
+                _ => String::new(),
+            };
+            out.push(format!(
+                "S3 Object Lock: {} of {} object(s) retained{}{until}",
+                l.retained,
+                l.objects,
+                if l.modes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", l.modes.join(", "))
+                }
+            ));
+        }
+        out
+    }
 }
 
 /// Expected versus present evidence.
@@ -356,7 +404,8 @@ pub async fn build(store: &Store, options: &ReportOptions) -> Result<PeriodRepor
         limits: options.limits,
         keep: Some(RESULTS.to_string()),
         now: options.now,
-        timestamps: Default::default(),
+        timestamps: options.timestamps.clone(),
+        object_lock: options.object_lock,
     };
     let mut verified = verify::verify(store, &verify_options).await?;
     if let Some(loaded) = &options.checkpoints {
@@ -536,6 +585,9 @@ fn chain_report(chain: &ChainReport, pinned: bool, options: &ReportOptions) -> C
                 .collect(),
             anchor,
             key_fingerprints: chain.key_fingerprints.clone(),
+            timestamped: chain.timestamped,
+            tsas: chain.tsas.clone(),
+            object_lock: chain.object_lock.clone(),
         },
         completeness: Completeness {
             schedule: schedule_text,

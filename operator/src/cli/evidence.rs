@@ -8,11 +8,15 @@ use clap::{Args, Subcommand, ValueEnum};
 use jiff::Timestamp;
 
 use super::{EXIT_FAIL, EXIT_OK, EXIT_USAGE, input_error};
-use soc2_core::crd::{EvidenceInclude, StorageSpec, parse_duration, parse_expiry};
+use soc2_core::crd::{
+    EvidenceInclude, ObjectLockMode, ObjectLockSpec, StorageSpec, parse_duration, parse_expiry,
+};
 use soc2_core::engine;
 use soc2_core::snapshot::{ClusterSnapshot, manifests};
 use soc2_evidence::store::storage_spec;
-use soc2_evidence::verify::{DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_MANIFEST_BYTES, Limits};
+use soc2_evidence::verify::{
+    DEFAULT_MAX_DOCUMENT_BYTES, DEFAULT_MAX_MANIFEST_BYTES, Limits, ObjectLockOptions,
+};
 use soc2_evidence::{
     Keyring, Provenance, PublicKey, RetryPolicy, Schedule, SigningKey, Store, VerifyOptions,
     Writer, WriterConfig, checkpoint, verify,
@@ -123,6 +127,74 @@ impl TrustArgs {
     }
 }
 
+/// What verification asks of time stamps and S3 Object Lock (shared by `evidence verify` and
+/// `report`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct AssuranceArgs {
+    /// PEM CA bundle that `manifest.tsr` tokens must chain to. Without it, tokens are
+    /// checked (digest, time, signature by the embedded certificate) but the TSA is not pinned.
+    #[arg(long)]
+    pub tsa_ca: Option<PathBuf>,
+    /// A snapshot without a time stamp token is a break.
+    #[arg(long)]
+    pub require_timestamps: bool,
+    /// Largest distance between a token's time and the manifest time (default 15m).
+    #[arg(long)]
+    pub timestamp_tolerance: Option<String>,
+    /// Every object of every snapshot must carry S3 Object Lock retention (read by a HEAD per
+    /// object); one without is an `object-lock` break. S3 stores only. On S3 the retention is
+    /// reported without this flag too.
+    #[arg(long)]
+    pub require_object_lock: bool,
+    /// With --require-object-lock: retention must last at least this long after each
+    /// snapshot's time (e.g. `400d`, the policy's objectLock.duration).
+    #[arg(long, requires = "require_object_lock")]
+    pub object_lock_min: Option<String>,
+}
+
+impl AssuranceArgs {
+    /// The time stamp checks.
+    pub fn timestamps(&self) -> Result<soc2_evidence::timestamp::TimestampOptions, String> {
+        let anchors = self
+            .tsa_ca
+            .as_deref()
+            .map(soc2_evidence::timestamp::TrustAnchors::read)
+            .transpose()
+            .map_err(|e| format!("--tsa-ca: {e}"))?;
+        let tolerance = self
+            .timestamp_tolerance
+            .as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(|e| format!("--timestamp-tolerance: {e}"))?;
+        Ok(soc2_evidence::timestamp::TimestampOptions {
+            anchors,
+            required: self.require_timestamps,
+            tolerance,
+        })
+    }
+
+    /// The Object Lock checks for `store`: retention is read on every S3 store.
+    pub fn object_lock(&self, store: &Store) -> Result<ObjectLockOptions, String> {
+        if self.require_object_lock && !store.reports_retention() {
+            return Err(format!(
+                "--require-object-lock: {store} is not an s3:// store (Object Lock is S3's)"
+            ));
+        }
+        let min_duration = self
+            .object_lock_min
+            .as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(|e| format!("--object-lock-min: {e}"))?;
+        Ok(ObjectLockOptions {
+            report: store.reports_retention(),
+            required: self.require_object_lock,
+            min_duration,
+        })
+    }
+}
+
 /// `evidence` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum EvidenceCommand {
@@ -187,6 +259,31 @@ pub struct SnapshotArgs {
     /// Default: none.
     #[arg(long)]
     pub tsa_url: Option<String>,
+    /// S3 Object Lock mode of every object written (the bucket must have Object Lock
+    /// enabled); with --object-lock-duration. Not with --retention.
+    #[arg(
+        long,
+        value_enum,
+        requires = "object_lock_duration",
+        conflicts_with = "retention"
+    )]
+    pub object_lock_mode: Option<LockModeArg>,
+    /// S3 Object Lock retention of every object written, from its write (e.g. `400d`).
+    #[arg(long, requires = "object_lock_mode")]
+    pub object_lock_duration: Option<String>,
+    /// Also lock the checkpoints written to --witness (an S3 bucket with Object Lock).
+    #[arg(long, requires_all = ["object_lock_mode", "witness"])]
+    pub witness_object_lock: bool,
+}
+
+/// `--object-lock-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "UPPER")]
+pub enum LockModeArg {
+    /// Users with s3:BypassGovernanceRetention may still delete.
+    Governance,
+    /// Nobody may delete until the retention ends.
+    Compliance,
 }
 
 /// Output of `evidence verify`.
@@ -219,16 +316,9 @@ pub struct VerifyArgs {
     /// What is trusted.
     #[command(flatten)]
     pub trust: TrustArgs,
-    /// PEM CA bundle that `manifest.tsr` tokens must chain to. Without it, tokens are
-    /// checked (digest, time, signature by the embedded certificate) but the TSA is not pinned.
-    #[arg(long)]
-    pub tsa_ca: Option<PathBuf>,
-    /// A snapshot without a time stamp token is a break.
-    #[arg(long)]
-    pub require_timestamps: bool,
-    /// Largest distance between a token's time and the manifest time (default 15m).
-    #[arg(long)]
-    pub timestamp_tolerance: Option<String>,
+    /// Time stamps and Object Lock.
+    #[command(flatten)]
+    pub assurance: AssuranceArgs,
     /// Witnessed checkpoints: a checkpoint file, or the witness store URL (`--witness` of the
     /// writer). Snapshots they show that are missing from the store are breaks.
     #[arg(long)]
@@ -300,14 +390,32 @@ fn snapshot(args: SnapshotArgs) -> u8 {
         Ok(k) => k,
         Err(e) => return input_error(e),
     };
-    let store = match args.store.open() {
-        Ok(s) => s,
-        Err(e) => return input_error(e),
+    let object_lock = match (args.object_lock_mode, &args.object_lock_duration) {
+        (Some(mode), Some(duration)) => {
+            if let Err(e) = parse_duration(duration) {
+                return input_error(format!("--object-lock-duration: {e}"));
+            }
+            Some(ObjectLockSpec {
+                mode: match mode {
+                    LockModeArg::Governance => ObjectLockMode::GOVERNANCE,
+                    LockModeArg::Compliance => ObjectLockMode::COMPLIANCE,
+                },
+                duration: duration.clone(),
+            })
+        }
+        _ => None,
     };
+    let mut spec = args.store.spec();
+    spec.object_lock = object_lock.clone();
+    let store = match Store::open(&spec, &BTreeMap::new()) {
+        Ok(s) => s,
+        Err(e) => return input_error(format!("--store: {e}")),
+    };
+    let witness_lock = object_lock.filter(|_| args.witness_object_lock);
     let witness = match args
         .witness
         .as_deref()
-        .map(|w| open_witness(w, &args.store))
+        .map(|w| open_witness(w, &args.store, witness_lock))
     {
         None => None,
         Some(Ok(w)) => Some(w),
@@ -394,6 +502,12 @@ fn snapshot(args: SnapshotArgs) -> u8 {
                     g.missed, g.from, g.to
                 );
             }
+            if let Some(until) = w.retain_until {
+                println!(
+                    "object lock: every object retained until {}",
+                    soc2_evidence::rfc3339(until)
+                );
+            }
             if let Some(c) = &w.checkpoint {
                 println!("checkpoint: {c}");
             }
@@ -430,26 +544,16 @@ fn verify_cmd(args: VerifyArgs) -> u8 {
         Ok(k) => k,
         Err(e) => return input_error(e),
     };
-    let anchors = match args
-        .tsa_ca
-        .as_deref()
-        .map(soc2_evidence::timestamp::TrustAnchors::read)
-        .transpose()
-    {
-        Ok(a) => a,
-        Err(e) => return input_error(e),
-    };
-    let tolerance = match args
-        .timestamp_tolerance
-        .as_deref()
-        .map(parse_duration)
-        .transpose()
-    {
+    let timestamps = match args.assurance.timestamps() {
         Ok(t) => t,
-        Err(e) => return input_error(format!("--timestamp-tolerance: {e}")),
+        Err(e) => return input_error(e),
     };
     let store = match args.store.open() {
         Ok(s) => s,
+        Err(e) => return input_error(e),
+    };
+    let object_lock = match args.assurance.object_lock(&store) {
+        Ok(o) => o,
         Err(e) => return input_error(e),
     };
     let options = VerifyOptions {
@@ -462,11 +566,8 @@ fn verify_cmd(args: VerifyArgs) -> u8 {
         limits: args.trust.limits(),
         keep: None,
         now: Timestamp::now(),
-        timestamps: soc2_evidence::timestamp::TimestampOptions {
-            anchors,
-            required: args.require_timestamps,
-            tolerance,
-        },
+        timestamps,
+        object_lock,
     };
     let rt = match runtime() {
         Ok(rt) => rt,
@@ -511,15 +612,21 @@ fn verify_cmd(args: VerifyArgs) -> u8 {
 
 /// Opens the witness store: the `--store` connection flags with the witness URL, credentials
 /// from `SOC2_WITNESS_*` environment variables.
-fn open_witness(url: &str, store: &StoreArgs) -> Result<Store, String> {
+fn open_witness(
+    url: &str,
+    store: &StoreArgs,
+    lock: Option<ObjectLockSpec>,
+) -> Result<Store, String> {
     let args = StoreArgs {
         store: url.to_string(),
         ..store.clone()
     };
+    let mut spec = args.spec();
+    spec.object_lock = lock;
     let credentials: BTreeMap<String, String> = std::env::vars()
         .filter_map(|(k, v)| k.strip_prefix("SOC2_WITNESS_").map(|k| (k.to_string(), v)))
         .collect();
-    Store::open(&args.spec(), &credentials).map_err(|e| e.to_string())
+    Store::open(&spec, &credentials).map_err(|e| e.to_string())
 }
 
 /// `--checkpoint`: an existing file, else a witness store URL.

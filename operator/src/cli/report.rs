@@ -86,6 +86,9 @@ pub struct ReportArgs {
     /// that are missing from the store make the evidence fail to verify.
     #[arg(long)]
     pub checkpoint: Option<String>,
+    /// Time stamps and Object Lock, checked as `evidence verify` does.
+    #[command(flatten)]
+    pub assurance: super::evidence::AssuranceArgs,
     /// Write here instead of standard output.
     #[arg(long, short)]
     pub out: Option<PathBuf>,
@@ -105,6 +108,14 @@ pub(super) fn run(args: ReportArgs) -> u8 {
     };
     let store = match args.store.open() {
         Ok(s) => s,
+        Err(e) => return input_error(e),
+    };
+    let timestamps = match args.assurance.timestamps() {
+        Ok(t) => t,
+        Err(e) => return input_error(e),
+    };
+    let object_lock = match args.assurance.object_lock(&store) {
+        Ok(o) => o,
         Err(e) => return input_error(e),
     };
     let expected_schedule = match (&args.expect_schedule, &args.expected_interval) {
@@ -134,6 +145,8 @@ pub(super) fn run(args: ReportArgs) -> u8 {
         now: Timestamp::now(),
         expected_schedule,
         checkpoints: None,
+        timestamps,
+        object_lock,
     };
     let rt = match runtime() {
         Ok(rt) => rt,

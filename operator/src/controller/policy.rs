@@ -78,8 +78,13 @@ pub fn validate(spec: &EvidencePolicySpec) -> Result<Validated, String> {
         parse_duration(r).map_err(|e| format!("spec.retention: {e}"))?;
     }
     check_storage_url(&spec.storage.url).map_err(|e| format!("spec.storage.url: {e}"))?;
+    check_object_lock(&spec.storage, "spec.storage")?;
+    if spec.retention.is_some() && spec.storage.object_lock.is_some() {
+        return Err(soc2_evidence::writer::RETENTION_WITH_LOCK.into());
+    }
     if let Some(w) = &spec.witness {
         check_storage_url(&w.url).map_err(|e| format!("spec.witness.url: {e}"))?;
+        check_object_lock(w, "spec.witness")?;
     }
     if let Some(t) = &spec.timestamping {
         timestamper(t)?;
@@ -116,6 +121,26 @@ pub fn timestamper(
     Ok(Timestamper::new(&spec.url)
         .map_err(|e| format!("spec.timestamping.url: {e}"))?
         .with_anchors(anchors))
+}
+
+/// `objectLock` of a storage spec (`field`: `spec.storage` or `spec.witness`): S3 only, and a
+/// valid duration.
+pub fn check_object_lock(storage: &soc2_core::crd::StorageSpec, field: &str) -> Result<(), String> {
+    let Some(lock) = &storage.object_lock else {
+        return Ok(());
+    };
+    if !storage.url.trim().starts_with("s3://") {
+        return Err(format!(
+            "{field}.objectLock: S3 Object Lock needs an s3:// URL, not {:?} (GCS and Azure have their own retention policies, set on the bucket; see docs/evidence.md)",
+            storage.url
+        ));
+    }
+    let d =
+        parse_duration(&lock.duration).map_err(|e| format!("{field}.objectLock.duration: {e}"))?;
+    if d <= jiff::SignedDuration::ZERO {
+        return Err(format!("{field}.objectLock.duration: must be positive"));
+    }
+    Ok(())
 }
 
 /// The storage URL's syntax only: opening the store needs the credentials (a later step), and

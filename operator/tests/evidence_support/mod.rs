@@ -210,12 +210,17 @@ impl Moto {
 
     /// A plain HTTP request; returns the status code.
     fn request(&self, method: &str, path: &str) -> Option<u16> {
+        self.request_with(method, path, "")
+    }
+
+    /// A plain HTTP request with extra header lines (each ending in `\r\n`).
+    fn request_with(&self, method: &str, path: &str, headers: &str) -> Option<u16> {
         use std::io::{Read as _, Write as _};
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
         write!(
             s,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n",
             self.port
         )
         .ok()?;
@@ -231,6 +236,44 @@ impl Moto {
             Some(200),
             "creating bucket {bucket}"
         );
+    }
+
+    /// Creates `bucket` with S3 Object Lock enabled (and so versioning), as
+    /// `CreateBucket` with `x-amz-bucket-object-lock-enabled: true` does on S3.
+    pub fn create_locked_bucket(&self, bucket: &str) {
+        assert_eq!(
+            self.request_with(
+                "PUT",
+                &format!("/{bucket}"),
+                "x-amz-bucket-object-lock-enabled: true\r\n"
+            ),
+            Some(200),
+            "creating bucket {bucket} with Object Lock"
+        );
+    }
+
+    /// The storage spec of `s3://bucket/prefix` on this server.
+    pub fn spec(&self, bucket: &str, prefix: &str) -> soc2_core::crd::StorageSpec {
+        soc2_core::crd::StorageSpec {
+            url: format!("s3://{bucket}/{prefix}"),
+            endpoint: Some(self.endpoint()),
+            region: Some("us-east-1".into()),
+            path_style: true,
+            allow_http: true,
+            credentials_secret: None,
+            object_lock: None,
+        }
+    }
+
+    /// Opens a storage spec of this server with its test credentials.
+    pub fn open(&self, spec: &soc2_core::crd::StorageSpec) -> Store {
+        let creds = [
+            ("AWS_ACCESS_KEY_ID".to_string(), "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY".to_string(), "testing".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        Store::open(spec, &creds).expect("s3 store opens")
     }
 
     /// Stops the server (the process is killed).
@@ -260,6 +303,7 @@ impl Moto {
             path_style: true,
             allow_http: true,
             credentials_secret: None,
+            object_lock: None,
         };
         let creds = [
             ("AWS_ACCESS_KEY_ID".to_string(), "testing".to_string()),

@@ -19,6 +19,7 @@ fn spec(url: &str) -> EvidencePolicySpec {
             path_style: false,
             allow_http: false,
             credentials_secret: None,
+            object_lock: None,
         },
         retention: Some("30d".into()),
         formats: vec![soc2_core::crd::EvidenceFormat::JSON],
@@ -110,6 +111,55 @@ fn validation_names_the_field() {
     s.timestamping.as_mut().unwrap().ca_bundle = Some("not a certificate".into());
     let e = validate(&s).unwrap_err();
     assert!(e.starts_with("spec.timestamping.caBundle: "), "{e}");
+}
+
+#[test]
+fn object_lock_is_s3_only_and_excludes_pruning() {
+    use soc2_core::crd::{ObjectLockMode, ObjectLockSpec};
+    let lock = |duration: &str| {
+        Some(ObjectLockSpec {
+            mode: ObjectLockMode::COMPLIANCE,
+            duration: duration.into(),
+        })
+    };
+    let mut s = spec("s3://evidence/soc2");
+    s.retention = None;
+    s.storage.object_lock = lock("400d");
+    assert!(validate(&s).is_ok());
+    assert!(WriterConfig::from_policy("c", "p", &s, None).is_ok());
+
+    // Pruning would delete what the lock is there to keep.
+    s.retention = Some("30d".into());
+    let e = validate(&s).unwrap_err();
+    assert!(
+        e.starts_with("spec.retention: ") && e.contains("spec.storage.objectLock"),
+        "{e}"
+    );
+    let e = WriterConfig::from_policy("c", "p", &s, None).unwrap_err();
+    assert!(e.to_string().starts_with("spec.retention: "), "{e}");
+    s.retention = None;
+
+    s.storage.object_lock = lock("1 year");
+    let e = validate(&s).unwrap_err();
+    assert!(e.starts_with("spec.storage.objectLock.duration: "), "{e}");
+    s.storage.object_lock = lock("0d");
+    let e = validate(&s).unwrap_err();
+    assert!(e.starts_with("spec.storage.objectLock.duration: "), "{e}");
+
+    for url in ["file:///tmp/evidence", "gs://bucket/x", "az://container/x"] {
+        let mut s = spec(url);
+        s.retention = None;
+        s.storage.object_lock = lock("400d");
+        let e = validate(&s).unwrap_err();
+        assert!(e.starts_with("spec.storage.objectLock: "), "{url}: {e}");
+    }
+    let mut s = spec("s3://evidence/soc2");
+    s.witness = Some(StorageSpec {
+        object_lock: lock("400d"),
+        ..spec("file:///tmp/witness").storage
+    });
+    let e = validate(&s).unwrap_err();
+    assert!(e.starts_with("spec.witness.objectLock: "), "{e}");
 }
 
 #[test]
