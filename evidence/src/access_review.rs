@@ -281,6 +281,7 @@ pub async fn build(store: &Store, options: &AccessReviewOptions) -> Result<Acces
             keep: Some(ACCESS_REVIEW.to_string()),
             now: options.now,
             timestamps: Default::default(),
+            object_lock: Default::default(),
         };
         let verified = verify::verify(store, &verify_options).await?;
         let chain = match verified.chains.as_slice() {

@@ -183,6 +183,8 @@ fn options(key: &SigningKey) -> ReportOptions {
         now: t("2026-04-01T00:00:00Z"),
         expected_schedule: None,
         checkpoints: None,
+        timestamps: Default::default(),
+        object_lock: Default::default(),
     }
 }
 

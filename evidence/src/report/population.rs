@@ -275,7 +275,8 @@ pub async fn changes(store: &Store, options: &ReportOptions) -> Result<(Populati
         limits: options.limits,
         keep: Some(INVENTORY.to_string()),
         now: options.now,
-        timestamps: Default::default(),
+        timestamps: options.timestamps.clone(),
+        object_lock: options.object_lock,
     };
     let verified = verify::verify(store, &verify_options).await?;
     let header = vec![
