@@ -116,6 +116,7 @@ impl From<soc2_core::Error> for Error {
 /// Result with the library's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+pub mod audit_events;
 pub mod cli;
 pub mod controller;
 pub mod http;

@@ -1,0 +1,20 @@
+//! Security events from the API server's audit stream, reduced to aggregates (issue 13, first
+//! slice).
+//!
+//! - [`event`]: the `audit.k8s.io/v1` `EventList` webhook payload and the same events as JSON
+//!   lines (Fluent Bit / Vector `http` output), parsed into the few fields we use. Request and
+//!   response bodies are skipped by the parser, never kept.
+//! - [`aggregate`]: per UTC hour, counts and bounded top-lists (401s, 403s, humans by
+//!   authenticator, privileged actions). Raw events are not stored.
+//! - [`queue`]: the HTTP intake (token auth, body limit, a bounded queue with a memory cap that
+//!   answers 429 when full) and its metrics.
+//!
+//! Not here yet: TLS, the `run` flag, checks over the aggregates, status/evidence wiring.
+
+pub mod aggregate;
+pub mod event;
+pub mod queue;
+
+pub use aggregate::{AggregateConfig, Aggregates, HourBucket};
+pub use event::{AuditEvent, ParseError, parse_event_list, parse_json_lines};
+pub use queue::{Intake, IntakeConfig, IntakeReceiver};

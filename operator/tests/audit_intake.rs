@@ -1,0 +1,545 @@
+//! The audit-event intake driven in-process (tower `oneshot`) with `audit.k8s.io/v1` payloads:
+//! exact aggregates, back-pressure (429, counted), token auth and malformed input.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+use soc2_operator::audit_events::aggregate::{Authenticator, PrivilegedKind, UNAUTHENTICATED};
+use soc2_operator::audit_events::queue::AuditMetrics;
+use soc2_operator::audit_events::{
+    AggregateConfig, Aggregates, Intake, IntakeConfig, IntakeReceiver,
+};
+use tower::ServiceExt as _;
+
+const TOKEN: &str = "s3cret-intake-token";
+/// Inside the hour 2026-12-01T06:00:00Z.
+const HOUR: i64 = 1_796_104_800;
+/// A secret value that appears only in request/response bodies and must never be kept.
+const SECRET_VALUE: &str = "cGFzc3dvcmQxMjM=";
+
+/// One `audit.k8s.io/v1` Event as the API server writes it (fields we ignore included).
+#[allow(clippy::too_many_arguments)]
+fn event(
+    id: &str,
+    stage: &str,
+    verb: &str,
+    user: Value,
+    ip: &str,
+    object_ref: Value,
+    code: u16,
+    minute: u32,
+) -> Value {
+    let ts = format!("2026-12-01T06:{minute:02}:07.123456Z");
+    json!({
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "level": "Metadata",
+        "auditID": id,
+        "stage": stage,
+        "requestURI": "/api/v1/whatever",
+        "verb": verb,
+        "user": user,
+        "sourceIPs": [ip],
+        "userAgent": "kubectl/v1.37.0 (linux/amd64) kubernetes/abcdef",
+        "objectRef": object_ref,
+        "responseStatus": {"metadata": {}, "code": code},
+        "requestReceivedTimestamp": ts,
+        "stageTimestamp": ts,
+        "annotations": {
+            "authorization.k8s.io/decision": "allow",
+            "authorization.k8s.io/reason": "RBAC: allowed by ClusterRoleBinding"
+        }
+    })
+}
+
+fn event_list(items: Vec<Value>) -> String {
+    json!({"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {}, "items": items})
+        .to_string()
+}
+
+fn pod_sub(sub: &str) -> Value {
+    json!({"resource": "pods", "subresource": sub, "namespace": "prod", "name": "api-7f9c", "apiVersion": "v1"})
+}
+
+/// The scenario: exec by an OIDC human (with its RequestReceived stage), three 401s from one IP,
+/// a Secret read by a client-certificate human (bodies included), an RBAC write by a token
+/// user, a service account listing Secrets, an RBAC write denied with 403.
+fn scenario() -> String {
+    let alice = json!({"username": "oidc:alice", "groups": ["oidc:platform-admins", "system:authenticated"]});
+    let bob = json!({"username": "bob", "groups": ["system:masters", "system:authenticated"],
+        "extra": {"authentication.kubernetes.io/credential-id": ["X509SHA256=9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]}});
+    let carol = json!({"username": "carol", "groups": ["system:authenticated"]});
+    let dave = json!({"username": "dave", "groups": ["system:authenticated"]});
+    let sa = json!({"username": "system:serviceaccount:ci:deployer", "uid": "1b2c",
+        "groups": ["system:serviceaccounts", "system:serviceaccounts:ci", "system:authenticated"],
+        "extra": {"authentication.kubernetes.io/credential-id": ["JTI=0a1b2c"]}});
+    let mut secret_read = event(
+        "a-3",
+        "ResponseComplete",
+        "get",
+        bob,
+        "10.0.0.5",
+        json!({"resource": "secrets", "namespace": "prod", "name": "db-password", "apiVersion": "v1"}),
+        200,
+        12,
+    );
+    // A RequestResponse-level event carries bodies: they must be skipped, never kept.
+    secret_read["level"] = json!("RequestResponse");
+    secret_read["responseObject"] = json!({"kind": "Secret", "apiVersion": "v1",
+        "metadata": {"name": "db-password"}, "data": {"password": SECRET_VALUE}});
+    secret_read["requestObject"] = json!({"kind": "DeleteOptions", "data": SECRET_VALUE});
+    let rbac = json!({"resource": "clusterrolebindings", "name": "ops-admin",
+        "apiGroup": "rbac.authorization.k8s.io", "apiVersion": "v1"});
+    let rolebinding = json!({"resource": "rolebindings", "namespace": "prod", "name": "edit",
+        "apiGroup": "rbac.authorization.k8s.io", "apiVersion": "v1"});
+    let anonymous_401 = |id: &str, minute| {
+        let mut e = event(
+            id,
+            "ResponseComplete",
+            "list",
+            json!({}),
+            "203.0.113.7",
+            json!({"resource": "secrets", "apiVersion": "v1"}),
+            401,
+            minute,
+        );
+        e.as_object_mut().unwrap().remove("annotations");
+        e
+    };
+    event_list(vec![
+        event(
+            "a-1",
+            "RequestReceived",
+            "create",
+            alice.clone(),
+            "10.0.0.4",
+            pod_sub("exec"),
+            0,
+            5,
+        ),
+        event(
+            "a-1",
+            "ResponseComplete",
+            "create",
+            alice,
+            "10.0.0.4",
+            pod_sub("exec"),
+            101,
+            5,
+        ),
+        anonymous_401("a-2a", 10),
+        anonymous_401("a-2b", 10),
+        anonymous_401("a-2c", 11),
+        secret_read,
+        event(
+            "a-4",
+            "ResponseComplete",
+            "create",
+            carol,
+            "10.0.0.6",
+            rbac,
+            201,
+            20,
+        ),
+        event(
+            "a-5",
+            "ResponseComplete",
+            "list",
+            sa,
+            "10.0.1.9",
+            json!({"resource": "secrets", "namespace": "ci", "apiVersion": "v1"}),
+            200,
+            21,
+        ),
+        event(
+            "a-6",
+            "ResponseComplete",
+            "patch",
+            dave,
+            "10.0.0.7",
+            rolebinding,
+            403,
+            30,
+        ),
+    ])
+}
+
+/// An impersonated request as a shipper sends it: one Event per line.
+fn impersonation_lines() -> String {
+    let mut e = event(
+        "b-1",
+        "ResponseComplete",
+        "get",
+        json!({"username": "erin", "groups": ["system:authenticated"]}),
+        "10.0.0.8",
+        json!({"resource": "pods", "namespace": "prod", "apiVersion": "v1"}),
+        200,
+        40,
+    );
+    e["impersonatedUser"] = json!({"username": "admin", "groups": ["system:masters"]});
+    let received = event(
+        "b-1",
+        "RequestReceived",
+        "get",
+        json!({"username": "erin"}),
+        "10.0.0.8",
+        json!({"resource": "pods", "namespace": "prod"}),
+        0,
+        40,
+    );
+    format!("{received}\n\n{e}\n")
+}
+
+fn intake(cfg: IntakeConfig) -> (Router, IntakeReceiver, AuditMetrics, prometheus::Registry) {
+    let registry = prometheus::Registry::new();
+    let metrics = AuditMetrics::register(&registry).unwrap();
+    let (router, rx) = Intake::new(&cfg, metrics.clone());
+    (router, rx, metrics, registry)
+}
+
+async fn post(
+    router: &Router,
+    path: &str,
+    token: Option<&str>,
+    body: String,
+) -> (StatusCode, String) {
+    let mut req = Request::post(path).header("content-type", "application/json");
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let resp = router
+        .clone()
+        .oneshot(req.body(Body::from(body)).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn drain(rx: &mut IntakeReceiver, cfg: &AggregateConfig) -> Aggregates {
+    let mut a = Aggregates::default();
+    while let Some(batch) = rx.try_recv() {
+        a.add_all(cfg, &batch.events);
+    }
+    a
+}
+
+fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+fn rejected(m: &AuditMetrics, reason: &str) -> u64 {
+    m.batches_rejected.with_label_values(&[reason]).get()
+}
+
+#[tokio::test]
+async fn event_list_and_json_lines_give_exact_hourly_aggregates() {
+    let (router, mut rx, metrics, registry) = intake(IntakeConfig::with_token(TOKEN));
+    let (s, body) = post(&router, "/audit/v1/events", Some(TOKEN), scenario()).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body, "accepted 9 events");
+    let (s, body) = post(
+        &router,
+        "/audit/v1/lines",
+        Some(TOKEN),
+        impersonation_lines(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body, "accepted 2 events");
+    assert_eq!(metrics.events.get(), 11);
+
+    let cfg = AggregateConfig {
+        oidc_prefix: Some("oidc:".into()),
+        ..AggregateConfig::default()
+    };
+    let agg = drain(&mut rx, &cfg);
+    assert_eq!(agg.skipped_stages, 2, "the two RequestReceived events");
+    assert_eq!(agg.hours.keys().copied().collect::<Vec<_>>(), vec![HOUR]);
+    let b = &agg.hours[&HOUR];
+    assert_eq!(b.requests, 9);
+    assert_eq!(
+        b.auth_failures_by_user.counts,
+        counts(&[(UNAUTHENTICATED, 3)])
+    );
+    assert_eq!(
+        b.auth_failures_by_source_ip.counts,
+        counts(&[("203.0.113.7", 3)])
+    );
+    assert_eq!(
+        b.auth_failures_by_source_ip.top(1),
+        vec![("203.0.113.7", 3)]
+    );
+    assert_eq!(b.authz_denials_by_user.counts, counts(&[("dave", 1)]));
+    let humans: BTreeMap<_, _> = b
+        .humans_by_authenticator
+        .iter()
+        .map(|(a, c)| (*a, c.counts.clone()))
+        .collect();
+    assert_eq!(
+        humans,
+        BTreeMap::from([
+            (Authenticator::Oidc, counts(&[("oidc:alice", 1)])),
+            (Authenticator::ClientCertificate, counts(&[("bob", 1)])),
+            (
+                Authenticator::Token,
+                counts(&[("carol", 1), ("dave", 1), ("erin", 1)])
+            ),
+        ])
+    );
+    let privileged: Vec<_> = b
+        .privileged
+        .iter()
+        .map(|p| {
+            (
+                p.kind,
+                p.user.as_str(),
+                p.verb.as_str(),
+                p.resource.as_str(),
+                p.name.as_str(),
+                p.code,
+                p.audit_id.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        privileged,
+        vec![
+            (
+                PrivilegedKind::PodExec,
+                "oidc:alice",
+                "create",
+                "pods/exec",
+                "api-7f9c",
+                101,
+                "a-1"
+            ),
+            (
+                PrivilegedKind::SecretReadByHuman,
+                "bob",
+                "get",
+                "secrets",
+                "db-password",
+                200,
+                "a-3"
+            ),
+            (
+                PrivilegedKind::RbacWrite,
+                "carol",
+                "create",
+                "clusterrolebindings.rbac.authorization.k8s.io",
+                "ops-admin",
+                201,
+                "a-4"
+            ),
+            (
+                PrivilegedKind::RbacWrite,
+                "dave",
+                "patch",
+                "rolebindings.rbac.authorization.k8s.io",
+                "edit",
+                403,
+                "a-6"
+            ),
+            (
+                PrivilegedKind::Impersonate,
+                "erin",
+                "get",
+                "pods",
+                "",
+                200,
+                "b-1"
+            ),
+        ]
+    );
+    assert_eq!(b.privileged[4].as_user.as_deref(), Some("admin"));
+    assert_eq!(
+        b.privileged[0].at,
+        "2026-12-01T06:05:07.123456Z"
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+    );
+    assert_eq!(b.privileged_dropped, 0);
+
+    // The bodies were skipped: the secret value is nowhere in the aggregates.
+    let json = serde_json::to_string(&agg).unwrap();
+    assert!(!json.contains(SECRET_VALUE));
+    assert!(json.contains(r#""kind":"pods/exec""#), "{json}");
+
+    let mut text = Vec::new();
+    prometheus::Encoder::encode(
+        &prometheus::TextEncoder::new(),
+        &registry.gather(),
+        &mut text,
+    )
+    .unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(text.contains("soc2_audit_events_total 11"), "{text}");
+}
+
+#[tokio::test]
+async fn full_queue_answers_429_and_counts_the_batch() {
+    let (router, mut rx, metrics, _) = intake(IntakeConfig {
+        max_queued_batches: 1,
+        ..IntakeConfig::with_token(TOKEN)
+    });
+    assert_eq!(
+        post(&router, "/audit/v1/events", Some(TOKEN), scenario())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (s, body) = post(&router, "/audit/v1/events", Some(TOKEN), scenario()).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(rejected(&metrics, "queue_full"), 1);
+    assert_eq!(
+        metrics.events.get(),
+        9,
+        "the rejected batch is not counted as accepted"
+    );
+    // Once the aggregator takes the batch, the retry is accepted.
+    assert_eq!(rx.try_recv().unwrap().events.len(), 9);
+    assert_eq!(
+        post(&router, "/audit/v1/events", Some(TOKEN), scenario())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(metrics.events.get(), 18);
+}
+
+#[tokio::test]
+async fn memory_budget_answers_429_until_batches_are_consumed() {
+    let body = scenario();
+    let (router, mut rx, metrics, _) = intake(IntakeConfig {
+        // Room for one batch, not two.
+        max_queued_bytes: body.len() * 3 / 2
+            + 10 * std::mem::size_of::<soc2_operator::audit_events::AuditEvent>(),
+        ..IntakeConfig::with_token(TOKEN)
+    });
+    assert_eq!(
+        post(&router, "/audit/v1/events", Some(TOKEN), body.clone())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (s, _) = post(&router, "/audit/v1/events", Some(TOKEN), body.clone()).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(rejected(&metrics, "memory"), 1);
+    let batch = rx.try_recv().unwrap();
+    assert!(batch.charged_bytes() > body.len());
+    // Still held by the aggregator: still full.
+    assert_eq!(
+        post(&router, "/audit/v1/events", Some(TOKEN), body.clone())
+            .await
+            .0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    drop(batch);
+    assert_eq!(
+        post(&router, "/audit/v1/events", Some(TOKEN), body).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(rejected(&metrics, "memory"), 2);
+}
+
+#[tokio::test]
+async fn missing_or_wrong_token_is_401_and_nothing_is_queued() {
+    let (router, mut rx, metrics, _) = intake(IntakeConfig::with_token(TOKEN));
+    assert_eq!(
+        post(&router, "/audit/v1/events", None, scenario()).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post(
+            &router,
+            "/audit/v1/lines",
+            Some("s3cret-intake-tokeN"),
+            impersonation_lines()
+        )
+        .await
+        .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        post(&router, "/audit/v1/events", Some(""), scenario())
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(rejected(&metrics, "unauthorized"), 3);
+    assert_eq!(metrics.events.get(), 0);
+    assert!(rx.try_recv().is_none());
+}
+
+#[tokio::test]
+async fn malformed_payloads_are_400_naming_the_problem() {
+    let (router, mut rx, metrics, _) = intake(IntakeConfig::with_token(TOKEN));
+    let mut missing_verb = serde_json::from_str::<Value>(&scenario()).unwrap();
+    missing_verb["items"][2]
+        .as_object_mut()
+        .unwrap()
+        .remove("verb");
+    let cases = [
+        (
+            "/audit/v1/events",
+            "{\"items\": [".to_string(),
+            "EventList: EOF while parsing",
+        ),
+        (
+            "/audit/v1/events",
+            missing_verb.to_string(),
+            "missing field `verb`",
+        ),
+        (
+            "/audit/v1/events",
+            r#"{"kind":"PodList","items":[]}"#.to_string(),
+            r#"EventList.kind: expected "EventList", got "PodList""#,
+        ),
+        (
+            "/audit/v1/events",
+            r#"{"kind":"EventList","apiVersion":"audit.k8s.io/v1beta1","items":[]}"#.to_string(),
+            "EventList.apiVersion",
+        ),
+        (
+            "/audit/v1/events",
+            scenario().replace("06:10:07.123456Z", "yesterday"),
+            "EventList: ",
+        ),
+        (
+            "/audit/v1/lines",
+            format!(
+                "{}\nnot json\n",
+                impersonation_lines().lines().next().unwrap()
+            ),
+            "line 2: ",
+        ),
+    ];
+    for (path, body, expected) in cases {
+        let (s, msg) = post(&router, path, Some(TOKEN), body).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{msg}");
+        assert!(
+            msg.contains(expected),
+            "{msg:?} should contain {expected:?}"
+        );
+    }
+    assert_eq!(rejected(&metrics, "malformed"), 6);
+    assert!(rx.try_recv().is_none(), "a bad batch is rejected whole");
+}
+
+#[tokio::test]
+async fn oversized_body_is_413_and_counted() {
+    let (router, _rx, metrics, _) = intake(IntakeConfig {
+        max_body_bytes: 1024,
+        ..IntakeConfig::with_token(TOKEN)
+    });
+    let (s, _) = post(&router, "/audit/v1/events", Some(TOKEN), scenario()).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(rejected(&metrics, "too_large"), 1);
+}
