@@ -102,7 +102,8 @@ fn main() {
     let body_bytes: usize = bodies.iter().map(String::len).sum::<usize>() / bodies.len();
     let registry = prometheus::Registry::new();
     let metrics = AuditMetrics::register(&registry).unwrap();
-    let (router, mut rx) = Intake::new(&IntakeConfig::with_token("bench-token"), metrics.clone());
+    let (router, mut rx) =
+        Intake::channel(&IntakeConfig::with_token("bench-token"), metrics.clone());
     let cfg = AggregateConfig {
         oidc_prefix: Some("oidc:".into()),
         ..AggregateConfig::default()

@@ -196,7 +196,7 @@ fn impersonation_lines() -> String {
 fn intake(cfg: IntakeConfig) -> (Router, IntakeReceiver, AuditMetrics, prometheus::Registry) {
     let registry = prometheus::Registry::new();
     let metrics = AuditMetrics::register(&registry).unwrap();
-    let (router, rx) = Intake::new(&cfg, metrics.clone());
+    let (router, rx) = Intake::channel(&cfg, metrics.clone());
     (router, rx, metrics, registry)
 }
 

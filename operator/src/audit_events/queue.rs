@@ -175,8 +175,8 @@ fn digest(b: &[u8]) -> [u8; 32] {
 }
 
 impl Intake {
-    /// The router and the receiving end of its queue.
-    pub fn new(cfg: &IntakeConfig, metrics: AuditMetrics) -> (Router, IntakeReceiver) {
+    /// The router (the sending end) and the receiving end of its queue, like `mpsc::channel`.
+    pub fn channel(cfg: &IntakeConfig, metrics: AuditMetrics) -> (Router, IntakeReceiver) {
         let (tx, rx) = mpsc::channel(cfg.max_queued_batches.max(1));
         let intake = Intake {
             token_digest: digest(cfg.token.as_bytes()),
