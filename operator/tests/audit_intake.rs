@@ -543,3 +543,18 @@ async fn oversized_body_is_413_and_counted() {
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(rejected(&metrics, "too_large"), 1);
 }
+
+#[tokio::test]
+async fn batch_larger_than_the_whole_memory_budget_is_413_not_429() {
+    // A 429 would be retried forever: the batch can never fit.
+    let (router, mut rx, metrics, _) = intake(IntakeConfig {
+        max_queued_bytes: 4096,
+        ..IntakeConfig::with_token(TOKEN)
+    });
+    let (s, msg) = post(&router, "/audit/v1/events", Some(TOKEN), scenario()).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE, "{msg}");
+    assert!(msg.contains("send smaller batches"), "{msg}");
+    assert_eq!(rejected(&metrics, "too_large"), 1);
+    assert_eq!(rejected(&metrics, "memory"), 0);
+    assert!(rx.try_recv().is_none());
+}

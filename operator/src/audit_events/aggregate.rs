@@ -238,6 +238,15 @@ impl Aggregates {
         }
     }
 
+    /// Forgets the hours that start before `hour` (Unix seconds): the retention of the
+    /// in-memory buckets. Returns how many were removed.
+    pub fn prune_before(&mut self, hour: i64) -> usize {
+        let keep = self.hours.split_off(&hour);
+        let removed = self.hours.len();
+        self.hours = keep;
+        removed
+    }
+
     /// Adds one event (ignored unless at a final stage).
     pub fn add(&mut self, cfg: &AggregateConfig, e: &AuditEvent) {
         if !e.is_final_stage() {

@@ -256,6 +256,17 @@ impl Intake {
         };
         let n = events.len() as u64;
         let bytes = body.len() + events.len() * std::mem::size_of::<AuditEvent>();
+        if bytes > self.max_queued_bytes {
+            // Would never fit: a 429 would make the sender retry forever.
+            return self.reject(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!(
+                    "batch of {n} events needs {bytes} bytes, more than the intake's memory budget ({}): send smaller batches",
+                    self.max_queued_bytes
+                ),
+            );
+        }
         let before = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel);
         // Charged from here: dropping `charge` (with the batch, or on rejection) gives it back.
         let charge = Charge {
