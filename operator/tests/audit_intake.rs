@@ -558,3 +558,38 @@ async fn batch_larger_than_the_whole_memory_budget_is_413_not_429() {
     assert_eq!(rejected(&metrics, "memory"), 0);
     assert!(rx.try_recv().is_none());
 }
+
+#[tokio::test]
+async fn served_over_tcp_and_drained_into_the_aggregates_on_shutdown() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (router, rx, metrics, _) = intake(IntakeConfig::with_token(TOKEN));
+    let cfg = AggregateConfig::default();
+    let aggregates = std::sync::Arc::new(std::sync::Mutex::new(Aggregates::default()));
+    let aggregator = tokio::spawn(rx.run(cfg, aggregates.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let server = tokio::spawn(soc2_operator::audit_events::queue::serve(
+        listener, router, shutdown,
+    ));
+
+    let body = scenario();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "POST /audit/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+
+    stop.send(true).unwrap();
+    server.await.unwrap().unwrap();
+    // The server dropped the queue's sender: the aggregator drains and ends.
+    aggregator.await.unwrap();
+    assert_eq!(metrics.events.get(), 9);
+    let a = aggregates.lock().unwrap();
+    assert_eq!(a.hours[&HOUR].requests, 8);
+    assert_eq!(a.skipped_stages, 1);
+}

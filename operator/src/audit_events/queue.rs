@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::aggregate::{AggregateConfig, Aggregates};
 use super::event::{AuditEvent, ParseError, parse_event_list, parse_json_lines};
@@ -314,4 +314,57 @@ async fn post_json_lines(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     s.handle(Shape::JsonLines, headers, body)
+}
+
+/// Everything `soc2-operator run --audit-listen` needs to start the intake.
+#[derive(Clone, Debug)]
+pub struct AuditSettings {
+    /// Address to listen on (plain HTTP for now: front it with a TLS-terminating proxy).
+    pub listen: std::net::SocketAddr,
+    /// Token and limits.
+    pub intake: IntakeConfig,
+    /// OIDC prefix, hashing, list caps.
+    pub aggregate: AggregateConfig,
+}
+
+/// Serves the intake on `listener` until `shutdown` becomes true.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        })
+        .await
+}
+
+/// Starts the intake and its aggregator: binds `settings.listen`, registers the metrics and
+/// returns the shared aggregates. Both tasks stop on `shutdown`.
+pub async fn start(
+    settings: AuditSettings,
+    registry: &Registry,
+    shutdown: watch::Receiver<bool>,
+) -> crate::Result<Arc<std::sync::Mutex<Aggregates>>> {
+    let metrics = AuditMetrics::register(registry)
+        .map_err(|e| crate::Error::Invalid(format!("audit metrics: {e}")))?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| crate::Error::Io {
+            context: format!("audit intake: bind {}", settings.listen),
+            source,
+        })?;
+    let (router, rx) = Intake::channel(&settings.intake, metrics);
+    let aggregates = Arc::new(std::sync::Mutex::new(Aggregates::default()));
+    tokio::spawn(rx.run(settings.aggregate, aggregates.clone()));
+    tracing::info!(addr = %settings.listen, "serving /audit/v1/events and /audit/v1/lines");
+    tokio::spawn(async move {
+        // When the server stops, the router (the queue's sender) is dropped and the aggregator
+        // drains what is queued, then ends.
+        if let Err(e) = serve(listener, router, shutdown).await {
+            tracing::error!(error = %e, "audit intake failed");
+        }
+    });
+    Ok(aggregates)
 }

@@ -1,10 +1,13 @@
 //! `soc2-operator run`: the long-running operator (watch, evaluate, status, enforce).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 
+use crate::audit_events::AggregateConfig;
+use crate::audit_events::queue::{AuditSettings, IntakeConfig, read_token};
 use crate::controller::{self, debounce};
 
 /// Arguments of `run`.
@@ -40,10 +43,48 @@ pub struct RunArgs {
     /// Longest delay of a re-evaluation after the first change of a burst, in milliseconds.
     #[arg(long, default_value_t = debounce::MAX_DELAY.as_millis() as u64)]
     pub debounce_max_ms: u64,
+    /// Serve the audit-event intake (`POST /audit/v1/events`, `/audit/v1/lines`) on this
+    /// address. Off by default. Plain HTTP: put a TLS-terminating proxy in front of it.
+    #[arg(long, env = "SOC2_AUDIT_LISTEN", requires = "audit_token_file")]
+    pub audit_listen: Option<SocketAddr>,
+    /// File holding the bearer token audit senders must present.
+    #[arg(long, env = "SOC2_AUDIT_TOKEN_FILE")]
+    pub audit_token_file: Option<PathBuf>,
+    /// Prefix of OIDC user names or groups (the issuer's `claimPrefix`/`groupsPrefix`), for
+    /// counting humans by authenticator.
+    #[arg(long, env = "SOC2_AUDIT_OIDC_PREFIX")]
+    pub audit_oidc_prefix: Option<String>,
+    /// File holding a salt: when given, user names in the audit aggregates are SHA-256 hashes.
+    #[arg(long, env = "SOC2_AUDIT_HASH_SALT_FILE")]
+    pub audit_hash_salt_file: Option<PathBuf>,
+}
+
+/// The audit intake's settings from the flags (`None` without `--audit-listen`).
+fn audit_settings(args: &RunArgs) -> crate::Result<Option<AuditSettings>> {
+    let (Some(listen), Some(token_file)) = (args.audit_listen, &args.audit_token_file) else {
+        return Ok(None);
+    };
+    let hash_salt = match &args.audit_hash_salt_file {
+        Some(p) => Some(read_token(p)?),
+        None => None,
+    };
+    Ok(Some(AuditSettings {
+        listen,
+        intake: IntakeConfig::with_token(read_token(token_file)?),
+        aggregate: AggregateConfig {
+            oidc_prefix: args.audit_oidc_prefix.clone(),
+            hash_salt,
+            ..AggregateConfig::default()
+        },
+    }))
 }
 
 /// Runs the operator; returns the exit status.
 pub fn run(args: RunArgs) -> u8 {
+    let audit = match audit_settings(&args) {
+        Ok(a) => a,
+        Err(e) => return super::input_error(e),
+    };
     let config = controller::Config {
         enforcement: args.enforcement,
         lease_name: args.lease_name,
@@ -53,6 +94,7 @@ pub fn run(args: RunArgs) -> u8 {
         cluster_name: args.cluster_name,
         debounce: Duration::from_millis(args.debounce_ms),
         debounce_max: Duration::from_millis(args.debounce_max_ms.max(args.debounce_ms)),
+        audit,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -177,6 +177,8 @@ pub struct Config {
     pub debounce: Duration,
     /// Longest debounce delay.
     pub debounce_max: Duration,
+    /// The audit-event intake (`--audit-listen`); `None`: not started.
+    pub audit: Option<crate::audit_events::queue::AuditSettings>,
 }
 
 /// Refuses to start without the CRDs, with an install hint.
@@ -281,6 +283,14 @@ pub async fn run(config: Config) -> Result<()> {
             error!(error = %e, "metrics server failed");
         }
     });
+
+    // Audit-event intake (off unless --audit-listen). The aggregates are held in memory only
+    // in this slice: checks, status and evidence do not read them yet.
+    if let Some(audit) = config.audit.clone() {
+        let _aggregates =
+            crate::audit_events::queue::start(audit, metrics.registry(), shutdown_rx.clone())
+                .await?;
+    }
 
     // Leader gauge, and re-evaluate everything when leadership is gained.
     let mut leader_watch = leader_rx.clone();
