@@ -9,7 +9,8 @@
 //! - [`queue`]: the HTTP intake (token auth, body limit, a bounded queue with a memory cap that
 //!   answers 429 when full) and its metrics.
 //!
-//! Not here yet: TLS, the `run` flag, checks over the aggregates, status/evidence wiring.
+//! Started by `soc2-operator run --audit-listen` (off by default). Not here yet: TLS, checks over
+//! the aggregates, status/evidence wiring (see `docs/audit-events.md`).
 
 pub mod aggregate;
 pub mod event;
