@@ -11,14 +11,6 @@ use soc2_evidence::checkpoint::{self, Source};
 use soc2_evidence::verify::{VerifyOptions, VerifyReport, verify};
 use soc2_evidence::{Error, SigningKey, Store, Writer};
 
-const TIMES: [&str; 5] = [
-    "2026-06-15T10:00:05Z",
-    "2026-06-15T11:00:03Z",
-    "2026-06-15T12:00:04Z",
-    "2026-06-15T13:00:02Z",
-    "2026-06-15T14:00:09Z",
-];
-
 struct Setup {
     _tmp: tempfile::TempDir,
     root: PathBuf,

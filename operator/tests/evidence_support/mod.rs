@@ -17,6 +17,16 @@ use soc2_evidence::{RetryPolicy, Schedule, SigningKey, Store, WriterConfig};
 /// A value that must never reach the store.
 pub const PLANTED: &str = "pl4nted-Secr3t-value-6d1e0c";
 
+/// Snapshot times of the five-hour chains the local-store tests write (a few seconds past
+/// each hour, as a scheduler would).
+pub const TIMES: [&str; 5] = [
+    "2026-06-15T10:00:05Z",
+    "2026-06-15T11:00:03Z",
+    "2026-06-15T12:00:04Z",
+    "2026-06-15T13:00:02Z",
+    "2026-06-15T14:00:09Z",
+];
+
 pub fn t(s: &str) -> Timestamp {
     s.parse().expect("valid time")
 }
