@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 
 use crate::snapshot::{DynKind, Objects, trim};
 
+pub mod served;
+
 /// A small deterministic PRNG (xorshift64*), so the generator needs no dependency.
 struct Rng(u64);
 

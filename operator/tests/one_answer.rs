@@ -73,7 +73,7 @@ async fn the_fixture_exercises_what_trimming_removes() {
         Trim::Yes,
     )
     .objects;
-    let owned_host_network = |pods: &[std::sync::Arc<k8s_openapi::api::core::v1::Pod>]| {
+    let owned_host_network = |pods: &[std::sync::Arc<soc2_core::snapshot::kinds::Pod>]| {
         pods.iter().any(|p| {
             p.metadata.owner_references.is_some()
                 && p.spec.as_ref().and_then(|s| s.host_network) == Some(true)
@@ -82,7 +82,7 @@ async fn the_fixture_exercises_what_trimming_removes() {
     assert!(owned_host_network(&whole.pods) && owned_host_network(&trimmed.pods));
     assert!(whole.config_maps.iter().any(|c| c.binary_data.is_some()));
     assert!(trimmed.config_maps.iter().any(|c| c.binary_data.is_some()));
-    let env_count = |pods: &[std::sync::Arc<k8s_openapi::api::core::v1::Pod>]| {
+    let env_count = |pods: &[std::sync::Arc<soc2_core::snapshot::kinds::Pod>]| {
         pods.iter()
             .flat_map(|p| p.spec.iter().flat_map(|s| s.containers.iter()))
             .filter(|c| c.env.is_some())

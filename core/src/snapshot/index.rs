@@ -4,13 +4,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use k8s_openapi::api::{
-    core::v1::{Namespace, Pod},
+    core::v1::Namespace,
     networking::v1::NetworkPolicy,
     policy::v1::PodDisruptionBudget,
     rbac::v1::{ClusterRole, Role},
 };
 
 use super::Objects;
+use super::slim::Pod;
 
 /// Indexes by name and by namespace. Positions refer to the sorted lists in [`Objects`].
 #[derive(Clone, Debug, Default)]

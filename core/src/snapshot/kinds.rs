@@ -1,12 +1,13 @@
 //! The Kubernetes types a snapshot holds, in one place, so code driven by
 //! `for_each_core_kind!` can `use crate::snapshot::kinds::*`.
+//!
+//! Pods and the workloads with a pod template are the slim types of [`super::slim`]; every
+//! other kind is the k8s-openapi type, trimmed ([`super::trim`]).
 
 pub use k8s_openapi::api::{
     admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding},
-    apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet},
-    batch::v1::{CronJob, Job},
     core::v1::{
-        ConfigMap, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, Service,
+        ConfigMap, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Service,
         ServiceAccount,
     },
     networking::v1::{Ingress, NetworkPolicy},
@@ -14,3 +15,5 @@ pub use k8s_openapi::api::{
     rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding},
     storage::v1::StorageClass,
 };
+
+pub use super::slim::{CronJob, DaemonSet, Deployment, Job, Pod, ReplicaSet, StatefulSet};

@@ -13,6 +13,7 @@ pub mod kinds;
 mod legacy;
 pub mod manifests;
 mod resource;
+pub mod slim;
 mod trim;
 mod workload;
 
@@ -24,7 +25,7 @@ use kube::core::DynamicObject;
 pub use dynamic::{DynKind, DynObjects};
 pub use index::Index;
 pub use resource::{ResourceRef, object_digest};
-pub use trim::{POD_CONTROLLERS, controlled_by, trim, trim_metadata};
+pub use trim::{POD_CONTROLLERS, WORKLOAD_ANNOTATIONS, controlled_by, trim, trim_metadata};
 pub use workload::Workload;
 
 /// Calls `$m!` with every always-present kind as `field: Type`. One list drives the struct,

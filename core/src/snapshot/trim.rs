@@ -8,9 +8,12 @@
 //! (`checks::testing::run_scoped`, `tests/trim.rs`), so a trim that drops a field some check
 //! reads fails the suite.
 
-use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Container, Node, Pod, PodSpec, PodStatus};
+use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+
+use super::slim::{
+    Container, CronJob, DaemonSet, Deployment, Job, Pod, PodSpec, ReplicaSet, StatefulSet,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// The annotation `kubectl apply` writes with the whole previous object in it.
@@ -30,14 +33,20 @@ pub fn controlled_by(meta: &ObjectMeta, kinds: &[&str]) -> bool {
         .any(|o| o.controller == Some(true) && kinds.contains(&o.kind.as_str()))
 }
 
-/// Drops the bulky parts of metadata: the field sets of `managedFields` (the manager names,
-/// operations and times stay, for the change-management check) and the last-applied annotation.
+/// Drops the bulky parts of metadata: the field sets of `managedFields` and the entries of status
+/// writers (the manager names, operations and times of the others stay, for the
+/// change-management check) and the last-applied annotation.
 pub fn trim_metadata(meta: &mut ObjectMeta) {
     if let Some(fields) = meta.managed_fields.as_mut() {
+        // Status writers are not changes (`change.gitops-managed`) nor enforcement's applies.
+        fields.retain(|entry| entry.subresource.as_deref() != Some("status"));
         for entry in fields.iter_mut() {
             entry.fields_v1 = None;
             entry.fields_type = None;
             entry.api_version = None;
+        }
+        if fields.is_empty() {
+            meta.managed_fields = None;
         }
     }
     if let Some(annotations) = meta.annotations.as_mut() {
@@ -48,6 +57,71 @@ pub fn trim_metadata(meta: &mut ObjectMeta) {
     }
 }
 
+/// Whether objects of type `K` keep their `managedFields` (manager, operation, time): the
+/// workloads `change.gitops-managed` judges, the Namespaces, NetworkPolicies and ServiceAccounts
+/// whose remediated fields enforcement recognises by field manager, and the dynamic kinds. On
+/// every other kind no check reads them, and two entries cost about 550 bytes an object.
+pub fn keeps_managed_fields<K: 'static>() -> bool {
+    use std::any::TypeId;
+    let kind = TypeId::of::<K>();
+    [
+        TypeId::of::<Deployment>(),
+        TypeId::of::<StatefulSet>(),
+        TypeId::of::<DaemonSet>(),
+        TypeId::of::<CronJob>(),
+        TypeId::of::<Namespace>(),
+        TypeId::of::<NetworkPolicy>(),
+        TypeId::of::<ServiceAccount>(),
+        TypeId::of::<kube::core::DynamicObject>(),
+    ]
+    .contains(&kind)
+}
+
+/// The annotations a workload keeps: Argo CD's tracking id (`change.gitops-managed`). A
+/// Deployment's revision, Helm's release notes and the like are read by no check.
+pub const WORKLOAD_ANNOTATIONS: [&str; 1] = ["argocd.argoproj.io/tracking-id"];
+
+fn is_workload<K: 'static>() -> bool {
+    use std::any::TypeId;
+    let kind = TypeId::of::<K>();
+    [
+        TypeId::of::<Deployment>(),
+        TypeId::of::<StatefulSet>(),
+        TypeId::of::<DaemonSet>(),
+        TypeId::of::<CronJob>(),
+    ]
+    .contains(&kind)
+}
+
+/// Whether objects of type `K` keep their annotations: Services (`network.restricted-exposure`
+/// allowlists load-balancer annotations), Ingresses (`tls.ingress` reads the class annotation),
+/// the workloads (only [`WORKLOAD_ANNOTATIONS`]), Namespaces,
+/// ValidatingAdmissionPolicies (enforcement's spec hash) and the dynamic kinds. Pods,
+/// ReplicaSets, Jobs, RBAC objects, ConfigMaps and the rest drop them: no check reads them, and
+/// each map costs a 540-byte B-tree node plus its strings.
+pub fn keeps_annotations<K: 'static>() -> bool {
+    use k8s_openapi::api::admissionregistration::v1::{
+        ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+    };
+    use k8s_openapi::api::core::v1::Service;
+    use k8s_openapi::api::networking::v1::Ingress;
+    use std::any::TypeId;
+    let kind = TypeId::of::<K>();
+    [
+        TypeId::of::<Service>(),
+        TypeId::of::<Ingress>(),
+        TypeId::of::<Deployment>(),
+        TypeId::of::<StatefulSet>(),
+        TypeId::of::<DaemonSet>(),
+        TypeId::of::<CronJob>(),
+        TypeId::of::<Namespace>(),
+        TypeId::of::<ValidatingAdmissionPolicy>(),
+        TypeId::of::<ValidatingAdmissionPolicyBinding>(),
+        TypeId::of::<kube::core::DynamicObject>(),
+    ]
+    .contains(&kind)
+}
+
 /// Trims an object to what the checks read, before it is cached or snapshotted. Works for any
 /// kind (dynamic objects lose only the bulky metadata).
 ///
@@ -56,24 +130,39 @@ pub fn trim_metadata(meta: &mut ObjectMeta) {
 /// - pods run by a built-in controller ([`POD_CONTROLLERS`]) keep only what pod-level checks read
 ///   (labels, host networking, node, service account, container names and images), because every
 ///   other check reads their owner's template; static and bare pods keep their whole spec;
-/// - ReplicaSets run by a Deployment and Jobs run by a CronJob drop their pod template's spec,
-///   judged through the owner's;
+/// - ReplicaSets run by a Deployment drop their pod template and Jobs run by a CronJob their
+///   template's spec, judged through the owner's;
 /// - nodes drop their image list, attached volumes and addresses;
 /// - Cilium and Calico policies drop their `status`, Trivy vulnerability reports keep only ids,
 ///   severities, packages, versions, images and timestamps, cert-manager Certificates keep only
 ///   `spec.secretName`, readiness and expiry ([`super::dynamic`]); Velero objects stay whole.
 ///
+/// - `managedFields` and annotations stay only on the kinds something reads them from
+///   ([`keeps_managed_fields`], [`keeps_annotations`]).
+///
 /// Inventory digests are of the trimmed object.
 pub fn trim<K: kube::Resource + 'static>(obj: &mut K) {
     trim_metadata(obj.meta_mut());
+    if !keeps_managed_fields::<K>() {
+        obj.meta_mut().managed_fields = None;
+    }
+    if !keeps_annotations::<K>() {
+        obj.meta_mut().annotations = None;
+    } else if is_workload::<K>() {
+        let meta = obj.meta_mut();
+        if let Some(annotations) = meta.annotations.as_mut() {
+            annotations.retain(|k, _| WORKLOAD_ANNOTATIONS.contains(&k.as_str()));
+            if annotations.is_empty() {
+                meta.annotations = None;
+            }
+        }
+    }
     let any: &mut dyn std::any::Any = obj;
     if let Some(pod) = any.downcast_mut::<Pod>() {
         trim_pod(pod);
     } else if let Some(rs) = any.downcast_mut::<ReplicaSet>() {
-        if controlled_by(&rs.metadata, &["Deployment"])
-            && let Some(template) = rs.spec.template.as_mut()
-        {
-            template.spec = None;
+        if controlled_by(&rs.metadata, &["Deployment"]) {
+            rs.spec.template = None;
         }
     } else if let Some(job) = any.downcast_mut::<Job>() {
         if controlled_by(&job.metadata, &["CronJob"])
@@ -93,13 +182,9 @@ pub fn trim<K: kube::Resource + 'static>(obj: &mut K) {
     }
 }
 
+/// The slim [`Pod`] keeps only the phase of the status; a controller's pod keeps only what
+/// pod-level checks read of its spec.
 fn trim_pod(pod: &mut Pod) {
-    if let Some(status) = pod.status.as_mut() {
-        *status = PodStatus {
-            phase: status.phase.take(),
-            ..PodStatus::default()
-        };
-    }
     if controlled_by(&pod.metadata, &POD_CONTROLLERS)
         && let Some(spec) = pod.spec.as_mut()
     {
@@ -146,13 +231,17 @@ mod tests {
         assert!(spec.containers[0].env.is_none());
         let status = pod.status.as_ref().unwrap();
         assert_eq!(status.phase.as_deref(), Some("Running"));
-        assert!(status.pod_ip.is_none());
-        assert!(status.container_statuses.is_none());
+        assert_eq!(
+            serde_json::to_value(status).unwrap(),
+            json!({"phase": "Running"}),
+            "the slim status keeps the phase only"
+        );
         assert!(pod.metadata.annotations.is_none());
         assert_eq!(pod.metadata.labels.as_ref().unwrap()["app"], "a");
-        let mf = &pod.metadata.managed_fields.as_ref().unwrap()[0];
-        assert_eq!(mf.manager.as_deref(), Some("kubectl-edit"));
-        assert!(mf.fields_v1.is_none());
+        assert!(
+            pod.metadata.managed_fields.is_none(),
+            "no check reads a pod's managers"
+        );
     }
 
     #[test]
@@ -179,7 +268,7 @@ mod tests {
         let (mut owned, mut bare) = (rs(true), rs(false));
         trim(&mut owned);
         trim(&mut bare);
-        assert!(owned.spec.template.unwrap().spec.is_none());
+        assert!(owned.spec.template.is_none());
         assert!(bare.spec.template.unwrap().spec.is_some());
     }
 

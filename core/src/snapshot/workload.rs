@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::PodSpec;
+use super::slim::{PodSpec, TemplateMetadata};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::trim::{POD_CONTROLLERS, controlled_by};
@@ -15,8 +15,8 @@ pub struct Workload<'a> {
     pub kind: &'static str,
     /// The workload's own metadata.
     pub meta: &'a ObjectMeta,
-    /// The pod template's metadata (the pod's own for a bare Pod).
-    pub template_meta: Option<&'a ObjectMeta>,
+    /// The pod template's labels (the pod's own for a bare Pod).
+    pub template_labels: &'a BTreeMap<String, String>,
     /// The pod spec.
     pub spec: &'a PodSpec,
     /// Desired replicas where the kind has them.
@@ -40,9 +40,14 @@ impl Workload<'_> {
 
     /// The workload's labels.
     pub fn labels(&self) -> &BTreeMap<String, String> {
-        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
         self.meta.labels.as_ref().unwrap_or(&EMPTY)
     }
+}
+
+static EMPTY: BTreeMap<String, String> = BTreeMap::new();
+
+fn labels(meta: Option<&TemplateMetadata>) -> &BTreeMap<String, String> {
+    meta.and_then(|m| m.labels.as_ref()).unwrap_or(&EMPTY)
 }
 
 pub(super) fn iter(objects: &Objects) -> impl Iterator<Item = Workload<'_>> {
@@ -51,7 +56,7 @@ pub(super) fn iter(objects: &Objects) -> impl Iterator<Item = Workload<'_>> {
         Some(Workload {
             kind: "Deployment",
             meta: &d.metadata,
-            template_meta: spec.template.metadata.as_ref(),
+            template_labels: labels(spec.template.metadata.as_ref()),
             spec: spec.template.spec.as_ref()?,
             replicas: Some(spec.replicas.unwrap_or(1)),
         })
@@ -61,7 +66,7 @@ pub(super) fn iter(objects: &Objects) -> impl Iterator<Item = Workload<'_>> {
         Some(Workload {
             kind: "StatefulSet",
             meta: &d.metadata,
-            template_meta: spec.template.metadata.as_ref(),
+            template_labels: labels(spec.template.metadata.as_ref()),
             spec: spec.template.spec.as_ref()?,
             replicas: Some(spec.replicas.unwrap_or(1)),
         })
@@ -71,7 +76,7 @@ pub(super) fn iter(objects: &Objects) -> impl Iterator<Item = Workload<'_>> {
         Some(Workload {
             kind: "DaemonSet",
             meta: &d.metadata,
-            template_meta: spec.template.metadata.as_ref(),
+            template_labels: labels(spec.template.metadata.as_ref()),
             spec: spec.template.spec.as_ref()?,
             replicas: None,
         })
@@ -81,7 +86,7 @@ pub(super) fn iter(objects: &Objects) -> impl Iterator<Item = Workload<'_>> {
         Some(Workload {
             kind: "CronJob",
             meta: &c.metadata,
-            template_meta: job.template.metadata.as_ref(),
+            template_labels: labels(job.template.metadata.as_ref()),
             spec: job.template.spec.as_ref()?,
             replicas: None,
         })
@@ -95,7 +100,7 @@ pub(super) fn iter(objects: &Objects) -> impl Iterator<Item = Workload<'_>> {
             Some(Workload {
                 kind: "ReplicaSet",
                 meta: &r.metadata,
-                template_meta: spec.template.as_ref()?.metadata.as_ref(),
+                template_labels: labels(spec.template.as_ref()?.metadata.as_ref()),
                 spec: spec.template.as_ref()?.spec.as_ref()?,
                 replicas: Some(spec.replicas.unwrap_or(1)),
             })
@@ -109,7 +114,7 @@ pub(super) fn iter(objects: &Objects) -> impl Iterator<Item = Workload<'_>> {
             Some(Workload {
                 kind: "Job",
                 meta: &j.metadata,
-                template_meta: spec.template.metadata.as_ref(),
+                template_labels: labels(spec.template.metadata.as_ref()),
                 spec: spec.template.spec.as_ref()?,
                 replicas: None,
             })
@@ -122,7 +127,7 @@ pub(super) fn iter(objects: &Objects) -> impl Iterator<Item = Workload<'_>> {
             Some(Workload {
                 kind: "Pod",
                 meta: &p.metadata,
-                template_meta: Some(&p.metadata),
+                template_labels: p.metadata.labels.as_ref().unwrap_or(&EMPTY),
                 spec: p.spec.as_ref()?,
                 replicas: None,
             })

@@ -57,7 +57,6 @@ impl Check for Redundancy {
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &Params) -> Outcome {
-        static EMPTY: BTreeMap<String, String> = BTreeMap::new();
         // PDB selectors, compiled once per namespace. A PDB without a selector selects
         // nothing; one whose selector cannot be compiled is ignored.
         let mut pdb_selectors: HashMap<&str, Vec<Selector>> = HashMap::new();
@@ -98,10 +97,7 @@ impl Check for Redundancy {
                     .filter_map(|sel| Selector::try_from(sel).ok())
                     .collect()
             });
-            let pod_labels = w
-                .template_meta
-                .and_then(|m| m.labels.as_ref())
-                .unwrap_or(&EMPTY);
+            let pod_labels = w.template_labels;
             if !selectors.iter().any(|s| s.matches(pod_labels)) {
                 problems.push(format!(
                     "no PodDisruptionBudget in namespace `{ns}` selects its pods; create one \

@@ -29,7 +29,7 @@ pub const GITOPS_ABSENT: &str = "no GitOps API is served by this cluster: neithe
      (sources.argocd / sources.flux) so the operator may read it";
 
 /// The annotation Argo CD's annotation tracking writes.
-pub const ARGO_TRACKING_ID: &str = "argocd.argoproj.io/tracking-id";
+pub const ARGO_TRACKING_ID: &str = crate::snapshot::WORKLOAD_ANNOTATIONS[0];
 
 const KUSTOMIZE_NAME: &str = "kustomize.toolkit.fluxcd.io/name";
 const KUSTOMIZE_NAMESPACE: &str = "kustomize.toolkit.fluxcd.io/namespace";

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, Pod};
+use crate::snapshot::slim::{Container, Pod};
 
 use crate::checks::{Finding, ResourceRef};
 use crate::snapshot::ClusterSnapshot;

@@ -16,7 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::apps::v1::DaemonSet;
+use crate::snapshot::kinds::DaemonSet;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

@@ -718,7 +718,7 @@ pub(super) fn considered_note(view: &CniView<'_>, namespace: &str) -> String {
 }
 
 /// The pod's service account name (`default` when unset).
-pub(super) fn service_account(pod: &k8s_openapi::api::core::v1::Pod) -> &str {
+pub(super) fn service_account(pod: &crate::snapshot::kinds::Pod) -> &str {
     pod.spec
         .as_ref()
         .and_then(|s| s.service_account_name.as_deref())

@@ -33,7 +33,7 @@ pub struct ServiceAccountUse {
 /// name.
 pub fn service_account_use(snapshot: &ClusterSnapshot) -> Vec<ServiceAccountUse> {
     let mut by_account: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-    let mut add = |namespace: &str, spec: &k8s_openapi::api::core::v1::PodSpec, r: ResourceRef| {
+    let mut add = |namespace: &str, spec: &crate::snapshot::slim::PodSpec, r: ResourceRef| {
         #[allow(deprecated)]
         let name = spec
             .service_account_name

@@ -14,7 +14,7 @@ mod trusted_images;
 #[cfg(test)]
 mod scale_tests;
 
-use k8s_openapi::api::core::v1::{EnvVar, PodSpec, ResourceRequirements, SecurityContext};
+use crate::snapshot::slim::{EnvVar, PodSpec, ResourceRequirements, SecurityContext};
 
 use super::Catalog;
 
