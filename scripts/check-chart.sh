@@ -122,6 +122,69 @@ check "local ReadWriteOnce evidence with 2 replicas is refused" \
   expect_refused "ReadWriteMany" "$HELM" template "$RELEASE" "$CHART" --namespace "$NS" \
   --set evidence.enabled=true --set replicaCount=2
 
+check "audit receiver without a TLS certificate is refused" \
+  expect_refused "auditEvents.tls.secretName" "$HELM" template "$RELEASE" "$CHART" --namespace "$NS" \
+  --set auditEvents.enabled=true --set auditEvents.token.secretName=t
+check "audit receiver without client authentication is refused" \
+  expect_refused "client authentication" "$HELM" template "$RELEASE" "$CHART" --namespace "$NS" \
+  --set auditEvents.enabled=true --set auditEvents.tls.secretName=tls
+check "audit receiver cert-manager Certificate without an issuer is refused" \
+  expect_refused "issuerRef.name" "$HELM" template "$RELEASE" "$CHART" --namespace "$NS" \
+  --set auditEvents.enabled=true --set auditEvents.certManager.enabled=true \
+  --set auditEvents.token.secretName=t
+
+# --- audit-event receiver: off by default, complete when on -----------------------------------
+# audit_shape RENDERED on|off: with the receiver on, the Deployment has its port, flags and Secret
+# volumes, a Service exposes it, the NetworkPolicy (when rendered) admits it, a cert-manager
+# Certificate exists only when asked, and the ServiceMonitor still scrapes only the metrics port.
+# Off: none of that is rendered.
+audit_shape() {
+  "$PY" - "$1" "$2" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+on = sys.argv[2] == "on"
+[dep] = [d for d in docs if d["kind"] == "Deployment"]
+c = dep["spec"]["template"]["spec"]["containers"][0]
+args = c["args"]
+ports = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+audit_svcs = [d for d in docs if d["kind"] == "Service"
+              and any(p.get("targetPort") == "audit-events" for p in d["spec"]["ports"])]
+certs = [d for d in docs if d["kind"] == "Certificate"]
+netpols = [d for d in docs if d["kind"] == "NetworkPolicy"]
+monitors = [d for d in docs if d["kind"] == "ServiceMonitor"]
+if not on:
+    assert not [a for a in args if a.startswith("--audit")], args
+    assert "audit-events" not in ports and not audit_svcs and not certs, "receiver rendered while off"
+    for np in netpols:
+        assert all(p["port"] != "audit-events" for r in np["spec"]["ingress"] for p in r["ports"])
+    print("auditEvents off: no receiver port, flags, Service or Certificate")
+    sys.exit(0)
+assert "audit-events" in ports, ports
+assert "--audit-listen" in args and "--audit-tls-cert" in args and "--audit-tls-key" in args, args
+assert "--audit-insecure-http" not in args
+assert len(audit_svcs) == 1, f"{len(audit_svcs)} audit Services"
+volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+tls_secret = volumes["audit-tls"]["secret"]["secretName"]
+if certs:
+    [cert] = certs
+    assert cert["spec"]["secretName"] == tls_secret, (cert["spec"]["secretName"], tls_secret)
+    svc = audit_svcs[0]["metadata"]["name"]
+    assert svc in cert["spec"]["dnsNames"], cert["spec"]["dnsNames"]
+for np in netpols:
+    rules = [r for r in np["spec"]["ingress"] if any(p["port"] == "audit-events" for p in r["ports"])]
+    assert len(rules) == 1, "the NetworkPolicy does not admit the audit-events port"
+for m in monitors:
+    assert [e["port"] for e in m["spec"]["endpoints"]] == ["metrics"], "ServiceMonitor changed"
+print(f"auditEvents on: port {ports['audit-events']}, Service {audit_svcs[0]['metadata']['name']}, "
+      f"TLS Secret {tls_secret}, {len(certs)} Certificate(s), {len(netpols)} NetworkPolicy(ies)")
+PY
+}
+check "audit receiver off by default (default values)" audit_shape "$work/default.yaml" off
+check "audit receiver complete when on (all-features-values.yaml: cert-manager, token, client CA)" \
+  audit_shape "$work/all-features-values.rendered.yaml" on
+check "audit receiver complete when on (audit-events-values.yaml: existing Secret, token)" \
+  audit_shape "$work/audit-events-values.rendered.yaml" on
+
 # --- baseline library --------------------------------------------------------------------------
 baseline_fixture() {
   # A copy of the chart with two fixture controls, one excluded, enforcement overridden.

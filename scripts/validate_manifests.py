@@ -35,7 +35,7 @@ import jsonschema
 import yaml
 from kubernetes_validate import utils as kv
 
-CUSTOM_GROUPS = {"soc2.evidence.dev", "monitoring.coreos.com"}
+CUSTOM_GROUPS = {"soc2.evidence.dev", "monitoring.coreos.com", "cert-manager.io"}
 CLUSTER_SCOPED = {
     "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
     "Soc2Control", "EvidencePolicy", "PersistentVolume", "StorageClass",
@@ -185,6 +185,8 @@ def check_pod(obj: dict, err) -> None:
     for flag in ("--cluster-name", "--lease-name"):
         if not flags.get(flag):
             err(f"{where}: {flag} is missing")
+    if "--audit-listen" in flags:
+        check_audit_receiver(where, c, flags, ports, volumes, err)
     env = {e["name"]: e for e in c.get("env") or []}
     for name, field in (("POD_NAMESPACE", "metadata.namespace"), ("POD_NAME", "metadata.name")):
         if ((env.get(name) or {}).get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath") != field:
@@ -222,6 +224,32 @@ def check_prometheus_rule(obj: dict, err) -> None:
             err(f"{name_of(obj)}: alert {alert} has no severity label")
         if (rule.get("expr") or "").count("(") != (rule.get("expr") or "").count(")"):
             err(f"{name_of(obj)}: alert {alert} has unbalanced parentheses")
+
+
+def check_audit_receiver(where: str, c: dict, flags: dict, ports: dict, volumes: dict, err) -> None:
+    """The audit-event receiver: its port, HTTPS from a mounted Secret, client authentication."""
+    addr = flags.get("--audit-listen") or ""
+    if addr != f"0.0.0.0:{ports.get('audit-events')}":
+        err(f"{where}: --audit-listen {addr!r} does not match the audit-events containerPort {ports.get('audit-events')}")
+    if "--audit-insecure-http" in flags:
+        err(f"{where}: the chart must never serve the audit receiver over plain HTTP")
+    if not (flags.get("--audit-tls-cert") and flags.get("--audit-tls-key")):
+        err(f"{where}: --audit-tls-cert and --audit-tls-key are required with --audit-listen")
+    if not (flags.get("--audit-token-file") or flags.get("--audit-client-ca")):
+        err(f"{where}: --audit-listen without --audit-token-file or --audit-client-ca (the operator refuses to start)")
+    mounts = c.get("volumeMounts") or []
+    for flag in ("--audit-tls-cert", "--audit-tls-key", "--audit-token-file", "--audit-client-ca"):
+        path = flags.get(flag)
+        if not path:
+            continue
+        m = [m for m in mounts if path.startswith(m["mountPath"].rstrip("/") + "/")]
+        if not m:
+            err(f"{where}: {flag} {path} is not under a volumeMount")
+            continue
+        if m[0].get("subPath"):
+            err(f"{where}: {flag} is mounted with subPath, which the kubelet never updates (rotation breaks)")
+        if "secret" not in volumes.get(m[0]["name"], {}):
+            err(f"{where}: {flag} {path} is not from a Secret volume")
 
 
 def check_service_monitor(obj: dict, docs: list[dict], err) -> None:
@@ -307,6 +335,13 @@ def main() -> int:
             check_prometheus_rule(obj, err)
         elif kind == "ServiceMonitor":
             check_service_monitor(obj, docs, err)
+        elif kind == "Certificate":
+            # No cert-manager CRD in the chart: check the fields cert-manager requires.
+            spec = obj.get("spec") or {}
+            if not spec.get("secretName") or not (spec.get("issuerRef") or {}).get("name"):
+                err(f"{name_of(obj)}: spec.secretName and spec.issuerRef.name are required")
+            if not (spec.get("dnsNames") or spec.get("ipAddresses") or spec.get("commonName")):
+                err(f"{name_of(obj)}: no dnsNames, ipAddresses or commonName")
         elif kind == "EvidencePolicy":
             spec = obj.get("spec") or {}
             if ("schedule" in spec) == ("interval" in spec):

@@ -127,3 +127,33 @@ the evidence credentials and signing Secrets this chart configures. Rendered as 
 {{- end }}
 {{- toYaml (uniq $names | sortAlpha) }}
 {{- end }}
+
+{{/*
+Audit-event receiver: refuses a configuration the operator would refuse at start, so a bad
+install fails at `helm install` instead of in a crash loop.
+*/}}
+{{- define "soc2-operator.auditEventsValidate" -}}
+{{- $a := .Values.auditEvents }}
+{{- if $a.enabled }}
+{{- if not (or $a.certManager.enabled $a.tls.secretName) }}
+{{- fail "auditEvents.enabled needs a TLS certificate: auditEvents.tls.secretName (an existing kubernetes.io/tls Secret) or auditEvents.certManager.enabled" }}
+{{- end }}
+{{- if and $a.certManager.enabled (not $a.certManager.issuerRef.name) }}
+{{- fail "auditEvents.certManager.enabled needs auditEvents.certManager.issuerRef.name" }}
+{{- end }}
+{{- if not (or $a.token.secretName $a.clientCA.secretName) }}
+{{- fail "auditEvents.enabled needs client authentication: auditEvents.token.secretName, auditEvents.clientCA.secretName or both" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the Secret holding the receiver's tls.crt and tls.key.
+*/}}
+{{- define "soc2-operator.auditTlsSecretName" -}}
+{{- if .Values.auditEvents.certManager.enabled }}
+{{- printf "%s-audit-tls" (include "soc2-operator.fullname" .) }}
+{{- else }}
+{{- .Values.auditEvents.tls.secretName }}
+{{- end }}
+{{- end }}

@@ -6,15 +6,19 @@
 //!   response bodies are skipped by the parser, never kept.
 //! - [`aggregate`]: per UTC hour, counts and bounded top-lists (401s, 403s, humans by
 //!   authenticator, privileged actions). Raw events are not stored.
-//! - [`queue`]: the HTTP intake (token auth, body limit, a bounded queue with a memory cap that
-//!   answers 429 when full) and its metrics.
+//! - [`queue`]: the HTTP intake (token or client-certificate auth, body limit, per-source rate
+//!   limit, a bounded queue with a memory cap that answers 429 when full) and its metrics.
+//! - [`tls`]: the HTTPS listener, certificate files reloaded on change, optional mTLS.
+//! - [`ratelimit`]: token buckets per source with a bounded map.
 //!
-//! Started by `soc2-operator run --audit-listen` (off by default). Not here yet: TLS, checks over
+//! Started by `soc2-operator run --audit-listen` (off by default). Not here yet: checks over
 //! the aggregates, status/evidence wiring (see `docs/audit-events.md`).
 
 pub mod aggregate;
 pub mod event;
 pub mod queue;
+pub mod ratelimit;
+pub mod tls;
 
 pub use aggregate::{AggregateConfig, Aggregates, HourBucket};
 pub use event::{AuditEvent, ParseError, parse_event_list, parse_json_lines};
