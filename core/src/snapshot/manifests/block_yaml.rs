@@ -4,9 +4,10 @@
 //! serde-saphyr reads about 7 MB/s per core, which made it most of the cost of
 //! `audit --manifests`. Manifests use a small part of YAML: block mappings and sequences, plain
 //! one-line scalars, one-line quoted scalars, one-line flow collections (`{app: web}`), literal
-//! block scalars (`|`, `|-`) and comments. [`parse`] reads that part line by line and returns
+//! and simple folded block scalars (`|`, `|-`, `>-`) and comments. [`parse`] reads that part
+//! line by line and returns
 //! `None` as soon as it meets anything else (anchors, aliases, tags, multi-line flow
-//! collections, folded or multi-line scalars,
+//! collections, multi-line plain or quoted scalars, folded scalars with blank or indented lines,
 //! tabs, CRLF, directives, duplicate or non-string keys, merge keys, numbers it does not
 //! resolve the way serde-saphyr does): the caller then parses the whole file with serde-saphyr,
 //! so every error message, every line number and every unusual construct is serde-saphyr's.
@@ -173,7 +174,7 @@ impl<'a> Reader<'a> {
         let content = &self.line()[col..];
         if is_dash(content) {
             self.sequence(col)
-        } else if content.starts_with('|') {
+        } else if content.starts_with(['|', '>']) {
             Err(GiveUp)
         } else if find_key(content)?.is_some() {
             self.mapping(col)
@@ -193,7 +194,8 @@ impl<'a> Reader<'a> {
                 }
                 Value::String(s)
             }
-            b'|' => return self.literal(&text[1..], parent),
+            b'|' => return self.block_scalar(&text[1..], parent, false),
+            b'>' => return self.block_scalar(&text[1..], parent, true),
             b'{' | b'[' => {
                 let (value, rest) = flow(text, 0)?;
                 if !ends_line(rest) {
@@ -217,8 +219,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A literal block scalar (`|` or `|-`; `header` is what follows the `|`).
-    fn literal(&mut self, header: &str, parent: usize) -> Read<Value> {
+    /// A literal (`|`, `|-`) or folded (`>`, `>-`) block scalar; `header` is what follows the
+    /// indicator. Folded scalars are read only when every line sits at the block's indentation
+    /// with no blank line between (their lines joined by spaces); others are left to
+    /// serde-saphyr.
+    fn block_scalar(&mut self, header: &str, parent: usize, folded: bool) -> Read<Value> {
         let strip = match header.trim_end_matches(' ') {
             "" => false,
             "-" => true,
@@ -243,7 +248,12 @@ impl<'a> Reader<'a> {
             } else if indent(line) < block {
                 break;
             } else {
-                if !out.is_empty() || pending_newlines > 0 {
+                if folded && (pending_newlines > 0 || indent(line) > block) {
+                    return Err(GiveUp);
+                }
+                if folded && !out.is_empty() {
+                    out.push(' ');
+                } else if !out.is_empty() || pending_newlines > 0 {
                     out.push('\n');
                 }
                 for _ in 0..pending_newlines {
@@ -570,6 +580,7 @@ mod tests {
             "a:\n  - x\n  -\n    - y\n    - z\n  - - p\n    - q\nb: -1\n",
             "labels: {app: web, tier: 'x', num: 1, o: yes}\nl: [a, \"b\", [c, {d: e}], {}, []] # c\nm: {a: {b: [1, 2.5, ~]}}\n",
             "k:\n    deep:\n        deeper: 1\nl: 2\n",
+            "a: >-\n  docker.io/library/app@sha256:00\nb: >\n  one\n  two\n\nc: 1\n",
             "",
             "# only a comment\n",
             "---\n",
@@ -637,7 +648,8 @@ mod tests {
             "a: {b: 1\n",
             "a: [x #c]\n",
             "a: {1: x}\n",
-            "a: >\n  folded\n",
+            "a: >\n  folded\n\n  twice\n",
+            "a: >\n  folded\n    more\n",
             "a: multi\n  line\n",
             "a: 1\na: 2\n",
             "<<: {a: 1}\n",
