@@ -91,11 +91,16 @@ fn every_fixture_file_parses_the_same_through_both_readers() {
     let mut fast = 0;
     for file in &files {
         let text = std::fs::read_to_string(file).expect("fixture reads");
-        let reference = manifests::parse_documents_reference(file, &text).map_err(|e| e.to_string());
+        let reference =
+            manifests::parse_documents_reference(file, &text).map_err(|e| e.to_string());
         let got = manifests::parse_documents(file, &text).map_err(|e| e.to_string());
         assert_eq!(got, reference, "{}", file.display());
         if manifests::read_block_yaml(&text).is_some() {
-            assert!(reference.is_ok(), "fast reader took a broken file: {}", file.display());
+            assert!(
+                reference.is_ok(),
+                "fast reader took a broken file: {}",
+                file.display()
+            );
             fast += 1;
         }
     }

@@ -137,4 +137,3 @@ pub fn write(dir: &Path, n: usize, files: usize, shape: Shape) -> (usize, usize)
     }
     (objects.len(), bytes)
 }
-

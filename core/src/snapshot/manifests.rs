@@ -239,9 +239,17 @@ pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<Value>> {
             // Every test that reads YAML checks the fast reader against serde-saphyr.
             #[cfg(debug_assertions)]
             if let Ok(reference) = parse_documents_reference(file, text) {
-                assert_eq!(docs, reference, "fast YAML reader differs on {}", file.display());
+                assert_eq!(
+                    docs,
+                    reference,
+                    "fast YAML reader differs on {}",
+                    file.display()
+                );
             } else {
-                panic!("fast YAML reader accepted {}, serde-saphyr refuses it", file.display());
+                panic!(
+                    "fast YAML reader accepted {}, serde-saphyr refuses it",
+                    file.display()
+                );
             }
             Ok(docs)
         }

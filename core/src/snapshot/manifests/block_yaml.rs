@@ -122,7 +122,9 @@ impl<'a> Reader<'a> {
                 self.i += 1;
                 match self.next_indent() {
                     Some(ind) if ind > col => self.node(ind, col)?,
-                    Some(ind) if ind == col && is_dash(&self.line()[col..]) => self.sequence(col)?,
+                    Some(ind) if ind == col && is_dash(&self.line()[col..]) => {
+                        self.sequence(col)?
+                    }
                     _ => Value::Null,
                 }
             } else {
@@ -318,7 +320,10 @@ fn flow(text: &str, depth: usize) -> Read<(Value, &str)> {
             };
             return Ok((value, after));
         }
-        rest = rest.strip_prefix(',').ok_or(GiveUp)?.trim_start_matches(' ');
+        rest = rest
+            .strip_prefix(',')
+            .ok_or(GiveUp)?
+            .trim_start_matches(' ');
         if rest.starts_with([']', '}', ',']) || rest.is_empty() {
             return Err(GiveUp);
         }
@@ -376,8 +381,19 @@ fn starts_with_indicator(s: &str) -> bool {
     matches!(
         s.as_bytes().first(),
         Some(
-            b'&' | b'*' | b'!' | b'>' | b'|' | b'%' | b'@' | b'`' | b'[' | b']' | b'{' | b'}'
-                | b',' | b'#'
+            b'&' | b'*'
+                | b'!'
+                | b'>'
+                | b'|'
+                | b'%'
+                | b'@'
+                | b'`'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b','
+                | b'#'
         )
     ) || s.starts_with("? ")
         || s == "?"
@@ -492,7 +508,10 @@ fn resolve(s: &str) -> Read<Value> {
         // `.5`, `.inf`, `.nan`: left to serde-saphyr; `.` and `.foo` are strings.
         Some(b'.')
             if unsigned.as_bytes().get(1).is_some_and(u8::is_ascii_digit)
-                || matches!(&unsigned[1..], "inf" | "Inf" | "INF" | "nan" | "NaN" | "NAN") =>
+                || matches!(
+                    &unsigned[1..],
+                    "inf" | "Inf" | "INF" | "nan" | "NaN" | "NAN"
+                ) =>
         {
             return Err(GiveUp);
         }
@@ -547,7 +566,9 @@ mod tests {
                 assert_eq!(fast, reference, "differs on:\n{text}");
                 true
             }
-            (Some(fast), Err(e)) => panic!("fast reader accepted what serde-saphyr refuses ({e}): {fast:?}\n{text}"),
+            (Some(fast), Err(e)) => {
+                panic!("fast reader accepted what serde-saphyr refuses ({e}): {fast:?}\n{text}")
+            }
             (None, _) => false,
         }
     }
@@ -555,18 +576,73 @@ mod tests {
     #[test]
     fn plain_scalars_resolve_like_serde_saphyr() {
         let scalars = [
-            "yes", "No", "ON", "off", "y", "N", "true", "False", "TRUE", "~", "null", "NULL",
-            "0", "7", "-7", "+7", "0755", "-0755", "1e3", "1E3", "1.5", "-1.5", "+1.5", "1.",
-            "123456789012345678", "10.0.0.1", "1.2.3", "500m", "128Mi", "1Gi", "2026-06-01",
-            "2026-06-01T10:00:00Z", "v1", "apps/v1", "--x", "-x", "+x", "inf", "nan",
-            "infinity", "1e", "e3", "1-2", "1+2", "0.0", "-0", "a b  c", "img:1",
-            "http://x:80/y", "k:{\"name\":\"app\"}", ".", ".x", "-.x", "a#b", "yes please", "1 2",
-            "00000007-1b2c-4d3e-8f90-00000000d889", "1b", "12ab",
+            "yes",
+            "No",
+            "ON",
+            "off",
+            "y",
+            "N",
+            "true",
+            "False",
+            "TRUE",
+            "~",
+            "null",
+            "NULL",
+            "0",
+            "7",
+            "-7",
+            "+7",
+            "0755",
+            "-0755",
+            "1e3",
+            "1E3",
+            "1.5",
+            "-1.5",
+            "+1.5",
+            "1.",
+            "123456789012345678",
+            "10.0.0.1",
+            "1.2.3",
+            "500m",
+            "128Mi",
+            "1Gi",
+            "2026-06-01",
+            "2026-06-01T10:00:00Z",
+            "v1",
+            "apps/v1",
+            "--x",
+            "-x",
+            "+x",
+            "inf",
+            "nan",
+            "infinity",
+            "1e",
+            "e3",
+            "1-2",
+            "1+2",
+            "0.0",
+            "-0",
+            "a b  c",
+            "img:1",
+            "http://x:80/y",
+            "k:{\"name\":\"app\"}",
+            ".",
+            ".x",
+            "-.x",
+            "a#b",
+            "yes please",
+            "1 2",
+            "00000007-1b2c-4d3e-8f90-00000000d889",
+            "1b",
+            "12ab",
         ];
         for s in scalars {
             assert!(same(&format!("k: {s}\n")), "fell back on {s:?}");
         }
-        for s in ["-", "0x1F", "0X1f", "0o17", "0b101", "1_000", "-0x1", "0xyz1", ".5", ".inf", "-.inf", ".nan", "1e999"] {
+        for s in [
+            "-", "0x1F", "0X1f", "0o17", "0b101", "1_000", "-0x1", "0xyz1", ".5", ".inf", "-.inf",
+            ".nan", "1e999",
+        ] {
             let text = format!("k: {s}\n");
             assert!(!same(&text), "must leave {s:?} to serde-saphyr");
         }
