@@ -8,8 +8,10 @@
 //! that is not YAML/JSON at all.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::kinds::*;
 use kube::core::DynamicObject;
@@ -19,6 +21,8 @@ use super::dynamic::{self, DynKind};
 use super::legacy::{self, split_api_version};
 use super::{Objects, VELERO_GROUP, trim};
 use crate::{Error, Result};
+
+mod block_yaml;
 
 /// What a folder held besides the objects the checks read.
 #[derive(Debug, Default)]
@@ -70,10 +74,10 @@ pub fn load(dir: &Path) -> Result<LoadReport> {
 
 /// [`load`], choosing whether objects are trimmed.
 ///
-/// Files are read, parsed and decoded in parallel (one thread per core, each taking a
-/// contiguous run of the sorted file list) and the partial reports are merged in file order,
-/// so the result, the `not_evaluated` order and the first error reported are the same as a
-/// sequential pass.
+/// Files are read, parsed and decoded in parallel: the sorted file list is cut into runs of
+/// about equal bytes (several per core), one thread per core takes the next run until none is
+/// left, and the partial reports are merged in file order, so the result, the `not_evaluated`
+/// order and the first error reported are the same as a sequential pass.
 pub fn load_with(dir: &Path, trim: Trim) -> Result<LoadReport> {
     let mut files = Vec::new();
     collect_files(dir, &mut files)?;
@@ -82,28 +86,70 @@ pub fn load_with(dir: &Path, trim: Trim) -> Result<LoadReport> {
         .map_or(1, std::num::NonZeroUsize::get)
         .clamp(1, files.len().max(1));
     if threads == 1 {
-        return load_files(&files, trim);
+        return load_files(&files, trim, parse_documents);
     }
-    let chunk = files.len().div_ceil(threads);
-    let parts: Vec<Result<LoadReport>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = files
-            .chunks(chunk)
-            .map(|run| scope.spawn(move || load_files(run, trim)))
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .collect();
+    let runs = byte_runs(&sizes, threads * RUNS_PER_THREAD);
+    let next = AtomicUsize::new(0);
+    let mut parts: Vec<(usize, Result<LoadReport>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(run) = runs.get(k) else {
+                            return done;
+                        };
+                        done.push((k, load_files(&files[run.clone()], trim, parse_documents)));
+                    }
+                })
+            })
             .collect();
         workers
             .into_iter()
-            .map(|w| {
+            .flat_map(|w| {
                 w.join().unwrap_or_else(|_| {
-                    Err(Error::Invalid("a manifest reader thread panicked".into()))
+                    vec![(
+                        0,
+                        Err(Error::Invalid("a manifest reader thread panicked".into())),
+                    )]
                 })
             })
             .collect()
     });
+    parts.sort_by_key(|(k, _)| *k);
     let mut report = LoadReport::default();
-    for part in parts {
+    for (_, part) in parts {
         report.append(part?);
     }
     Ok(report)
+}
+
+/// How many runs of files each thread takes on average: enough that a slow run (a file the
+/// fast reader leaves to serde-saphyr) does not leave the other cores idle.
+const RUNS_PER_THREAD: usize = 8;
+
+/// Cuts files of `sizes` bytes into at most about `n` contiguous runs of about equal bytes.
+fn byte_runs(sizes: &[u64], n: usize) -> Vec<Range<usize>> {
+    let total: u64 = sizes.iter().sum();
+    let target = (total / n.max(1) as u64).max(1);
+    let mut runs = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, size) in sizes.iter().enumerate() {
+        bytes += size;
+        if bytes >= target {
+            runs.push(start..i + 1);
+            (start, bytes) = (i + 1, 0);
+        }
+    }
+    if start < sizes.len() {
+        runs.push(start..sizes.len());
+    }
+    runs
 }
 
 impl LoadReport {
@@ -118,15 +164,29 @@ impl LoadReport {
     }
 }
 
-/// Reads `files` in order into one report.
-fn load_files(files: &[PathBuf], trim: Trim) -> Result<LoadReport> {
+/// [`load_with`] on one thread with serde-saphyr only, as the loader was before the fast
+/// reader: the reference that tests compare [`load_with`] against.
+#[doc(hidden)]
+pub fn load_reference(dir: &Path, trim: Trim) -> Result<LoadReport> {
+    let mut files = Vec::new();
+    collect_files(dir, &mut files)?;
+    files.sort();
+    load_files(&files, trim, parse_documents_reference)
+}
+
+/// Reads `files` in order into one report, parsing each with `parse`.
+fn load_files(
+    files: &[PathBuf],
+    trim: Trim,
+    parse: fn(&Path, &str) -> Result<Vec<Value>>,
+) -> Result<LoadReport> {
     let mut report = LoadReport::default();
     for file in files {
         let text = std::fs::read_to_string(file).map_err(|e| Error::Io {
             context: format!("reading {}", file.display()),
             source: e,
         })?;
-        let docs = parse_documents(file, &text)?;
+        let docs = parse(file, &text)?;
         for (i, doc) in docs.into_iter().enumerate() {
             add_document(&mut report, file, i, doc, trim)?;
         }
@@ -168,7 +228,45 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 
 /// Parses a file into its documents; errors name the file (and the line when the parser
 /// knows it).
+///
+/// YAML is read by [`block_yaml`] when it is in the block style manifests are written in, and
+/// by serde-saphyr otherwise (and for every error), with the same result either way.
 pub fn parse_documents(file: &Path, text: &str) -> Result<Vec<Value>> {
+    let is_json = file.extension().and_then(|e| e.to_str()) == Some("json");
+    let fast = if is_json { None } else { read_block_yaml(text) };
+    match fast {
+        Some(docs) => {
+            // Every test that reads YAML checks the fast reader against serde-saphyr.
+            #[cfg(debug_assertions)]
+            if let Ok(reference) = parse_documents_reference(file, text) {
+                assert_eq!(
+                    docs,
+                    reference,
+                    "fast YAML reader differs on {}",
+                    file.display()
+                );
+            } else {
+                panic!(
+                    "fast YAML reader accepted {}, serde-saphyr refuses it",
+                    file.display()
+                );
+            }
+            Ok(docs)
+        }
+        None => parse_documents_reference(file, text),
+    }
+}
+
+/// The documents of `text` (empty ones dropped) when the fast reader takes it, else `None`.
+#[doc(hidden)]
+pub fn read_block_yaml(text: &str) -> Option<Vec<Value>> {
+    let docs = block_yaml::parse(text)?;
+    Some(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// [`parse_documents`] with serde-saphyr only: the reference the fast reader is tested against.
+#[doc(hidden)]
+pub fn parse_documents_reference(file: &Path, text: &str) -> Result<Vec<Value>> {
     let is_json = file.extension().and_then(|e| e.to_str()) == Some("json");
     let docs: Vec<Value> = if is_json {
         vec![serde_json::from_str(text).map_err(|e| Error::Manifest {
