@@ -23,7 +23,7 @@ use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
-use super::aggregate::{AggregateConfig, Aggregates};
+use super::aggregate::{Aggregate, AggregateConfig, Aggregates};
 use super::event::{AuditEvent, ParseError, parse_event_list, parse_json_lines};
 
 /// Limits and credentials of the intake.
@@ -149,7 +149,7 @@ impl IntakeReceiver {
     ) {
         while let Some(batch) = self.recv().await {
             let mut a = aggregates.lock().unwrap_or_else(|p| p.into_inner());
-            a.add_all(&cfg, &batch.events);
+            a.add_batch(&cfg, &batch.events, jiff::Timestamp::now());
         }
     }
 }
