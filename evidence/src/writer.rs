@@ -24,10 +24,10 @@ use super::signing::SigningKey;
 use super::store::Store;
 use super::timestamp::{self, Timestamper};
 use super::{Error, Result, rfc3339, sha256_hex};
+use soc2_core::activity::Activity;
 use soc2_core::crd::{
     EvidenceFormat, EvidenceInclude, EvidencePolicySpec, SnapshotRef, parse_duration,
 };
-use soc2_core::activity::Activity;
 use soc2_core::engine::Evaluation;
 use soc2_core::snapshot::ClusterSnapshot;
 

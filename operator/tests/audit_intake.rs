@@ -306,11 +306,23 @@ async fn event_list_and_json_lines_give_exact_hourly_aggregates() {
         ])
     );
     let alice = &b.humans["oidc:alice"];
-    assert_eq!(alice.authenticators.iter().collect::<Vec<_>>(), [&Authenticator::Oidc]);
-    assert_eq!(alice.groups.iter().collect::<Vec<_>>(), ["oidc:platform-admins"]);
-    assert!(b.humans["bob"].groups.is_empty(), "system:* groups are not kept");
+    assert_eq!(
+        alice.authenticators.iter().collect::<Vec<_>>(),
+        [&Authenticator::Oidc]
+    );
+    assert_eq!(
+        alice.groups.iter().collect::<Vec<_>>(),
+        ["oidc:platform-admins"]
+    );
+    assert!(
+        b.humans["bob"].groups.is_empty(),
+        "system:* groups are not kept"
+    );
     assert_eq!(b.humans.len(), 5);
-    assert_eq!(agg.last_event.map(|t| t.to_string()).as_deref(), Some("2026-12-01T06:40:07.123456Z"));
+    assert_eq!(
+        agg.last_event.map(|t| t.to_string()).as_deref(),
+        Some("2026-12-01T06:40:07.123456Z")
+    );
     let privileged: Vec<_> = b
         .privileged
         .iter()

@@ -87,7 +87,16 @@ pub fn run_with_activity(
     activity: Option<&crate::activity::Activity>,
 ) -> Outcome {
     let scope = &ScopeFilter::all();
-    run_inner(check, params, yaml, scope, at, control, attestations, activity)
+    run_inner(
+        check,
+        params,
+        yaml,
+        scope,
+        at,
+        control,
+        attestations,
+        activity,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -28,11 +28,11 @@ use tracing::{info, warn};
 
 use super::Context;
 use super::enforce::MANAGER;
+use soc2_core::activity::Activity;
 use soc2_core::crd::{
     CheckpointRef, Condition, ControlSelection, EvidencePolicy, EvidencePolicySpec,
     EvidencePolicyStatus, SnapshotRef, Soc2Control, parse_duration,
 };
-use soc2_core::activity::Activity;
 use soc2_core::engine;
 use soc2_core::snapshot::ClusterSnapshot;
 use soc2_evidence::writer::Written;
@@ -456,7 +456,9 @@ async fn restore_ledger(ctx: &Context, writer: &Writer) {
             super::activity::restore_ledger(shared, ledger);
         }
         Ok(None) => {}
-        Err(e) => warn!(head = %head.key, error = %e, "could not restore the binding ledger from the evidence"),
+        Err(e) => {
+            warn!(head = %head.key, error = %e, "could not restore the binding ledger from the evidence")
+        }
     }
 }
 

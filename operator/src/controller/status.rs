@@ -9,9 +9,9 @@ use jiff::Timestamp;
 use kube::Resource;
 use serde_json::{Value, json};
 
+use soc2_core::checks::access::{ACTIVITY_CHECKS, EVENTS_STOPPED};
 use soc2_core::crd::{CheckStatus, Condition, FindingStatus, Soc2Control, Soc2ControlStatus};
 use soc2_core::engine::aging::{self, Aging, SlaPolicy, severity_name};
-use soc2_core::checks::access::{ACTIVITY_CHECKS, EVENTS_STOPPED};
 use soc2_core::engine::{ControlResult, Status};
 
 /// At most this many findings are written to status; the rest are in the evidence.

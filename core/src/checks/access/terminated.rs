@@ -202,8 +202,9 @@ mod tests {
             "{}",
             m[1]
         );
-        // A longer grace accepts them.
-        let out = run_with_activity(ID, "graceHours: 30", "", now(), "cc", &[], Some(&a));
+        // A grace reaching past the last hour (removed 30 h ago, last request in the hour of
+        // now) accepts them.
+        let out = run_with_activity(ID, "graceHours: 31", "", now(), "cc", &[], Some(&a));
         assert!(failing(&out).is_empty(), "{out:?}");
         // Bound again: not terminated.
         let mut again = a.clone();

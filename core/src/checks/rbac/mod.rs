@@ -174,10 +174,14 @@ pub(crate) fn glob(pattern: &str, value: &str) -> bool {
 /// Every subject of every RoleBinding and ClusterRoleBinding, as binding-ledger keys
 /// ([`crate::activity::subject_key`]): what the operator's binding ledger observes.
 pub fn bound_subjects(snapshot: &ClusterSnapshot) -> std::collections::BTreeSet<String> {
-    resolve::bindings(snapshot)
-        .flat_map(|b| b.subject_keys())
-        .map(|s| crate::activity::subject_key(s.kind, s.namespace, s.name))
-        .collect()
+    let mut out = std::collections::BTreeSet::new();
+    for b in resolve::bindings(snapshot) {
+        out.extend(
+            b.subject_keys()
+                .map(|s| crate::activity::subject_key(s.kind, s.namespace, s.name)),
+        );
+    }
+    out
 }
 
 /// Subjects with full access to the whole cluster: bound by a ClusterRoleBinding to
