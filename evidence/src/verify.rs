@@ -765,7 +765,7 @@ async fn verify_snapshot(
                     );
                 } else if options.keep.as_deref() == Some(d.name.as_str()) {
                     kept = Some(b);
-                } else if options.also_keep.iter().any(|k| *k == d.name) {
+                } else if options.also_keep.contains(&d.name) {
                     also_kept.insert(d.name.clone(), b);
                 }
             }
