@@ -139,7 +139,7 @@ impl Check for Mfa {
 #[cfg(test)]
 mod tests {
     use super::super::activity::fixtures::{hour, live};
-    use crate::activity::{Activity, Authenticator, HumanActivity, Salt};
+    use crate::activity::{Activity, Authenticator, Salt};
     use crate::checks::testing::{checked, failing, messages, now, run_with_activity};
 
     const ID: &str = "access.mfa";
@@ -162,10 +162,7 @@ subjects:
 "#;
 
     fn human(a: &mut Activity, ago: i64, user: &str, auth: Authenticator, groups: &[&str]) {
-        let h = hour(a, ago)
-            .humans
-            .entry(user.to_owned())
-            .or_insert_with(HumanActivity::default);
+        let h = hour(a, ago).humans.entry(user.to_owned()).or_default();
         h.requests += 3;
         h.authenticators.insert(auth);
         h.groups.extend(groups.iter().map(|g| g.to_string()));
