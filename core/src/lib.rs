@@ -8,6 +8,7 @@
 //! checks never see a client" is enforced by the compiler. The operator builds snapshots from
 //! watch caches; `audit` builds them from a live cluster or a folder of manifests.
 
+pub mod activity;
 pub mod checks;
 pub mod crd;
 pub mod engine;

@@ -279,6 +279,7 @@ pub async fn build(store: &Store, options: &AccessReviewOptions) -> Result<Acces
             keyring: options.keyring.clone(),
             limits: options.limits,
             keep: Some(ACCESS_REVIEW.to_string()),
+            also_keep: Vec::new(),
             now: options.now,
             timestamps: Default::default(),
             object_lock: Default::default(),

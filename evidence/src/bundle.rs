@@ -4,7 +4,8 @@
 //! namespaces, resourceVersions and keyed digests of every object: HMAC-SHA256 with a key
 //! derived from the signing key, see [`super::keyed`]; no digest without a signing key), and
 //! `gitops.json` (each Argo CD / Flux application's source repository, revision and sync time)
-//! when a GitOps API is served.
+//! when a GitOps API is served, and `activity.json` (the audit-event aggregates, see
+//! [`crate::activity`]) when the operator's audit-event intake runs.
 //!
 //! Building a bundle is pure: the same evaluation and snapshot give the same bytes. Secret data
 //! cannot appear: Secrets are never part of a [`ClusterSnapshot`], the inventory holds only
@@ -32,6 +33,9 @@ pub const INVENTORY: &str = "inventory.json";
 /// The GitOps applications document: for each Argo CD Application and Flux Kustomization or
 /// HelmRelease, its source repository, revision and sync time, so a change traces to its PR.
 pub const GITOPS: &str = "gitops.json";
+/// The audit-event aggregates document (when the operator's audit-event intake runs): see
+/// [`crate::activity`].
+pub const ACTIVITY: &str = "activity.json";
 /// The OSCAL assessment-results document (when the policy's formats include `OSCAL`).
 pub const OSCAL: &str = "assessment-results.oscal.json";
 
@@ -230,6 +234,18 @@ impl Bundle {
             });
         }
         Ok(Self { documents })
+    }
+
+    /// Adds `activity.json`: the audit-event aggregates of the last hours (see
+    /// [`crate::activity`]).
+    pub fn add_activity(
+        &mut self,
+        activity: &soc2_core::activity::Activity,
+        now: jiff::Timestamp,
+    ) -> Result<()> {
+        self.documents
+            .push(super::activity::document(activity, now)?);
+        Ok(())
     }
 
     /// Adds the OSCAL assessment-results rendering of the evaluation.

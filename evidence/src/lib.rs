@@ -12,6 +12,7 @@
 //! Kubernetes; the controller and the CLI call into it.
 
 pub mod access_review;
+pub mod activity;
 pub mod bundle;
 pub mod canonical;
 pub mod chain;

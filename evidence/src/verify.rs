@@ -123,6 +123,9 @@ pub struct VerifyOptions {
     /// Keep the verified bytes of this document in each [`Entry`] (the report parses them, so
     /// that what it reports is what was verified).
     pub keep: Option<String>,
+    /// Also keep the verified bytes of these documents, when a snapshot has them (in
+    /// [`Entry::also_kept`]; the report reads `activity.json` this way).
+    pub also_keep: Vec<String>,
     /// The current time (for the gap since the last snapshot).
     pub now: Timestamp,
     /// RFC 3161 time stamp checks.
@@ -154,6 +157,7 @@ impl VerifyOptions {
             keyring: None,
             limits: Limits::default(),
             keep: None,
+            also_keep: Vec::new(),
             now,
             timestamps: TimestampOptions::default(),
             object_lock: ObjectLockOptions::default(),
@@ -244,6 +248,10 @@ pub struct Entry {
     /// matched (not serialized).
     #[serde(skip)]
     pub kept: Option<Vec<u8>>,
+    /// The verified bytes of the documents named by [`VerifyOptions::also_keep`] that this
+    /// snapshot has and whose digest matched (not serialized).
+    #[serde(skip)]
+    pub also_kept: std::collections::BTreeMap<String, Vec<u8>>,
     /// Whether the manifest records a live cluster as its source (see
     /// [`crate::Provenance::is_live`]); only those count toward completeness.
     #[serde(skip)]
@@ -719,6 +727,7 @@ async fn verify_snapshot(
     }
     // Documents.
     let mut kept = None;
+    let mut also_kept = std::collections::BTreeMap::new();
     let max_doc = options.limits.max_document_bytes;
     for d in &manifest.documents {
         let doc_key = join(&l.folder, &d.name);
@@ -756,6 +765,8 @@ async fn verify_snapshot(
                     );
                 } else if options.keep.as_deref() == Some(d.name.as_str()) {
                     kept = Some(b);
+                } else if options.also_keep.contains(&d.name) {
+                    also_kept.insert(d.name.clone(), b);
                 }
             }
         }
@@ -1037,6 +1048,7 @@ async fn verify_snapshot(
         retention,
         ok: report.problems.len() == problems_before,
         kept,
+        also_kept,
         live: manifest
             .provenance
             .as_ref()

@@ -24,6 +24,7 @@ use super::signing::SigningKey;
 use super::store::Store;
 use super::timestamp::{self, Timestamper};
 use super::{Error, Result, rfc3339, sha256_hex};
+use soc2_core::activity::Activity;
 use soc2_core::crd::{
     EvidenceFormat, EvidenceInclude, EvidencePolicySpec, SnapshotRef, parse_duration,
 };
@@ -234,6 +235,19 @@ impl Writer {
         snapshot: &ClusterSnapshot,
         now: Timestamp,
     ) -> Result<Written> {
+        self.write_with_activity(evaluation, snapshot, None, now)
+            .await
+    }
+
+    /// [`Writer::write`], adding `activity.json` when `activity` is given (the operator's
+    /// audit-event intake runs).
+    pub async fn write_with_activity(
+        &mut self,
+        evaluation: &Evaluation,
+        snapshot: &ClusterSnapshot,
+        activity: Option<&Activity>,
+        now: Timestamp,
+    ) -> Result<Written> {
         let inventory_key = self
             .config
             .signing_key
@@ -245,6 +259,9 @@ impl Writer {
             &self.config.include,
             inventory_key.as_ref(),
         )?;
+        if let Some(a) = activity {
+            bundle.add_activity(a, now)?;
+        }
         if self.config.oscal {
             bundle.add_oscal(evaluation, &self.config.cluster, &self.config.policy);
         }

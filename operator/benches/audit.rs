@@ -64,6 +64,7 @@ fn per_check(c: &mut Criterion) {
         now,
         control: "",
         attestations: &[],
+        activity: None,
     };
     let mut group = c.benchmark_group("check_100k");
     group

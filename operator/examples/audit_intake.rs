@@ -21,7 +21,7 @@ use axum::body::Body;
 use axum::http::Request;
 use serde_json::{Value, json};
 use soc2_operator::audit_events::queue::AuditMetrics;
-use soc2_operator::audit_events::{AggregateConfig, Aggregates, Intake, IntakeConfig};
+use soc2_operator::audit_events::{Aggregate, AggregateConfig, Aggregates, Intake, IntakeConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt as _;
 

@@ -7,7 +7,9 @@ use soc2_operator::audit_events::aggregate::{
     Authenticator, PrivilegedKind, authenticator, hour_start, is_human,
 };
 use soc2_operator::audit_events::event::UserInfo;
-use soc2_operator::audit_events::{AggregateConfig, Aggregates, AuditEvent, parse_json_lines};
+use soc2_operator::audit_events::{
+    Aggregate, AggregateConfig, Aggregates, AuditEvent, parse_json_lines,
+};
 
 fn ev(user: &str, verb: &str, sub: &str, code: u16, stage: &str, ts: &str) -> AuditEvent {
     let line = json!({

@@ -10,7 +10,7 @@ use serde_json::Value;
 use soc2_operator::audit_events::aggregate::{Authenticator, PrivilegedKind, UNAUTHENTICATED};
 use soc2_operator::audit_events::queue::AuditMetrics;
 use soc2_operator::audit_events::{
-    AggregateConfig, Aggregates, Intake, IntakeConfig, IntakeReceiver,
+    Aggregate, AggregateConfig, Aggregates, Intake, IntakeConfig, IntakeReceiver,
 };
 use tower::ServiceExt as _;
 
@@ -112,6 +112,36 @@ async fn event_list_and_json_lines_give_exact_hourly_aggregates() {
                 counts(&[("carol", 1), ("dave", 1), ("erin", 1)])
             ),
         ])
+    );
+    // Requests by user (401s excluded), and per human the authenticators and non-system groups.
+    assert_eq!(
+        b.requests_by_user.counts,
+        counts(&[
+            ("bob", 1),
+            ("carol", 1),
+            ("dave", 1),
+            ("erin", 1),
+            ("oidc:alice", 1),
+            ("system:serviceaccount:ci:deployer", 1),
+        ])
+    );
+    let alice = &b.humans["oidc:alice"];
+    assert_eq!(
+        alice.authenticators.iter().collect::<Vec<_>>(),
+        [&Authenticator::Oidc]
+    );
+    assert_eq!(
+        alice.groups.iter().collect::<Vec<_>>(),
+        ["oidc:platform-admins"]
+    );
+    assert!(
+        b.humans["bob"].groups.is_empty(),
+        "system:* groups are not kept"
+    );
+    assert_eq!(b.humans.len(), 5);
+    assert_eq!(
+        agg.last_event.map(|t| t.to_string()).as_deref(),
+        Some("2026-12-01T06:40:07.123456Z")
     );
     let privileged: Vec<_> = b
         .privileged

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use jiff::Timestamp;
 use kube::core::{Selector, SelectorExt};
 
+use crate::activity::Activity;
 use crate::crd::{Attestation, Scope};
 use crate::snapshot::ClusterSnapshot;
 
@@ -76,6 +77,10 @@ pub struct Ctx<'a> {
     /// The control's attestations as written (for checks that judge recorded reviews, such as
     /// `rbac.access-review-current`); empty outside a control.
     pub attestations: &'a [Attestation],
+    /// What the API server's audit events showed (the `access.*` activity checks read only
+    /// this); `None` when the operator's audit-event intake is not running. A separate input
+    /// from the snapshot: it changes with events, not with cluster objects.
+    pub activity: Option<&'a Activity>,
 }
 
 impl<'a> Ctx<'a> {

@@ -72,6 +72,44 @@ pub fn run_in_control(
     control: &str,
     attestations: &[crate::crd::Attestation],
 ) -> Outcome {
+    run_inner(check, params, yaml, scope, at, control, attestations, None)
+}
+
+/// [`run_in_control`] over all namespaces with the audit-event activity `activity` (for the
+/// `access.*` activity checks).
+pub fn run_with_activity(
+    check: &str,
+    params: &str,
+    yaml: &str,
+    at: Timestamp,
+    control: &str,
+    attestations: &[crate::crd::Attestation],
+    activity: Option<&crate::activity::Activity>,
+) -> Outcome {
+    let scope = &ScopeFilter::all();
+    run_inner(
+        check,
+        params,
+        yaml,
+        scope,
+        at,
+        control,
+        attestations,
+        activity,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_inner(
+    check: &str,
+    params: &str,
+    yaml: &str,
+    scope: &ScopeFilter,
+    at: Timestamp,
+    control: &str,
+    attestations: &[crate::crd::Attestation],
+    activity: Option<&crate::activity::Activity>,
+) -> Outcome {
     let params: Option<serde_json::Value> = if params.trim().is_empty() {
         None
     } else {
@@ -85,6 +123,7 @@ pub fn run_in_control(
             now: at,
             control,
             attestations,
+            activity,
         };
         catalog()
             .get(check)

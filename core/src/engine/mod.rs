@@ -12,6 +12,7 @@ mod validate;
 use jiff::Timestamp;
 use kube::ResourceExt;
 
+use crate::activity::Activity;
 use crate::checks::{Ctx, Outcome, ScopeFilter, catalog};
 use crate::crd::Soc2Control;
 use crate::snapshot::ClusterSnapshot;
@@ -28,9 +29,20 @@ pub fn evaluate(
     snapshot: &ClusterSnapshot,
     now: Timestamp,
 ) -> Evaluation {
+    evaluate_with_activity(controls, snapshot, None, now)
+}
+
+/// [`evaluate`] with the audit-event activity the `access.*` activity checks read (`None`:
+/// the intake is not running, and those checks are NotApplicable).
+pub fn evaluate_with_activity(
+    controls: &[Soc2Control],
+    snapshot: &ClusterSnapshot,
+    activity: Option<&Activity>,
+    now: Timestamp,
+) -> Evaluation {
     let mut results: Vec<ControlResult> = controls
         .iter()
-        .map(|c| evaluate_control(c, snapshot, now))
+        .map(|c| evaluate_control_with_activity(c, snapshot, activity, now))
         .collect();
     results.sort_by(|a, b| {
         (a.criteria, &a.control_id, &a.name).cmp(&(b.criteria, &b.control_id, &b.name))
@@ -48,6 +60,16 @@ pub fn evaluate_control(
     snapshot: &ClusterSnapshot,
     now: Timestamp,
 ) -> ControlResult {
+    evaluate_control_with_activity(control, snapshot, None, now)
+}
+
+/// Evaluates one control, with the audit-event activity (see [`evaluate_with_activity`]).
+pub fn evaluate_control_with_activity(
+    control: &Soc2Control,
+    snapshot: &ClusterSnapshot,
+    activity: Option<&Activity>,
+    now: Timestamp,
+) -> ControlResult {
     let spec = &control.spec;
     let errors = validate(spec);
     let scope = ScopeFilter::from_spec(&spec.scope).unwrap_or_else(|_| ScopeFilter::all());
@@ -58,6 +80,7 @@ pub fn evaluate_control(
         now,
         control: &control_name,
         attestations: &spec.attestations,
+        activity,
     };
     let mut exceptions = exceptions::resolve(&spec.exceptions, now);
     let mut attestations = exceptions::resolve_attestations(&spec.attestations, now);

@@ -191,6 +191,32 @@ pub fn render(r: &PeriodReport) -> String {
             let _ = write!(o, "<td class=\"n\"><b>{}</b></td>", esc(&cell));
         }
         o.push_str("<td></td></tr></table>");
+        if let Some(a) = &c.activity {
+            o.push_str("<h3>Security events from the audit stream</h3><ul>");
+            let mut nested = false;
+            for line in super::activity::lines(a) {
+                match line.strip_prefix("  ") {
+                    Some(item) => {
+                        if !nested {
+                            o.push_str("<ul>");
+                            nested = true;
+                        }
+                        let _ = write!(o, "<li>{}</li>", esc(item));
+                    }
+                    None => {
+                        if nested {
+                            o.push_str("</ul>");
+                            nested = false;
+                        }
+                        let _ = write!(o, "<li>{}</li>", esc(&line));
+                    }
+                }
+            }
+            if nested {
+                o.push_str("</ul>");
+            }
+            o.push_str("</ul>");
+        }
         let attestations: Vec<_> = c
             .controls
             .iter()

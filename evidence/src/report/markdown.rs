@@ -196,6 +196,19 @@ pub fn render(r: &PeriodReport) -> String {
                 );
             }
         }
+        if let Some(a) = &c.activity {
+            let _ = writeln!(o, "\n### Security events from the audit stream\n");
+            for line in super::activity::lines(a) {
+                match line.strip_prefix("  ") {
+                    Some(item) => {
+                        let _ = writeln!(o, "  - {}", md(item));
+                    }
+                    None => {
+                        let _ = writeln!(o, "- {}", md(&line));
+                    }
+                }
+            }
+        }
         let _ = writeln!(o);
     }
     o

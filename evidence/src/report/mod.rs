@@ -10,6 +10,7 @@
 //! (pinned keyring and fingerprints, or NOT PINNED). Renderers: JSON (canonical), Markdown,
 //! self-contained HTML, OSCAL assessment-results.
 
+pub mod activity;
 pub mod effectiveness;
 pub mod html;
 pub mod markdown;
@@ -21,7 +22,7 @@ use std::collections::BTreeMap;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::bundle::RESULTS;
+use super::bundle::{ACTIVITY, RESULTS};
 use super::checkpoint;
 use super::keyring::Keyring;
 use super::schedule::ScheduleSpec;
@@ -104,6 +105,10 @@ pub struct ClusterReport {
     pub effectiveness: Effectiveness,
     /// Per control, sorted by control id and name.
     pub controls: Vec<ControlPeriod>,
+    /// Security events from the API server's audit stream (`activity.json`), when the chain
+    /// has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activity: Option<activity::ActivityReport>,
 }
 
 /// Whether the evidence verifies.
@@ -403,6 +408,7 @@ pub async fn build(store: &Store, options: &ReportOptions) -> Result<PeriodRepor
         keyring: options.keyring.clone(),
         limits: options.limits,
         keep: Some(RESULTS.to_string()),
+        also_keep: vec![ACTIVITY.to_string()],
         now: options.now,
         timestamps: options.timestamps.clone(),
         object_lock: options.object_lock,
@@ -449,6 +455,7 @@ fn chain_report(chain: &ChainReport, pinned: bool, options: &ReportOptions) -> C
     let mut rejected = 0;
     let mut live: Vec<(Timestamp, ScheduleSpec)> = Vec::new();
     let mut not_live = 0;
+    let mut activity_docs = Vec::new();
     for entry in &chain.entries {
         if !entry.ok {
             rejected += 1;
@@ -470,6 +477,20 @@ fn chain_report(chain: &ChainReport, pinned: bool, options: &ReportOptions) -> C
             not_live += 1;
         }
         let time = rfc3339(entry.time);
+        if let Some(a) = entry
+            .also_kept
+            .get(ACTIVITY)
+            .and_then(|b| super::activity::ActivityDoc::parse(b).ok())
+        {
+            activity_docs.push((
+                SnapshotRef {
+                    time: time.clone(),
+                    key: entry.key.clone(),
+                    digest: entry.digest.clone(),
+                },
+                a,
+            ));
+        }
         for c in doc.controls {
             let acc = controls.entry(c.name.clone()).or_insert_with(|| Accum {
                 doc_name: c.name.clone(),
@@ -609,6 +630,7 @@ fn chain_report(chain: &ChainReport, pinned: bool, options: &ReportOptions) -> C
             schedule_changes: counted.changes,
         },
         controls: out,
+        activity: activity::build(&activity_docs, options.from, options.to),
     }
 }
 

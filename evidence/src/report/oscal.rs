@@ -110,11 +110,51 @@ fn result(r: &PeriodReport, c: &ClusterReport, seed: &str) -> Value {
         "end": r.to,
         "reviewed-controls": { "control-selections": [selection] },
     });
+    if let Some(a) = &c.activity {
+        observations.push(activity_observation(r, a, &base));
+    }
     if !observations.is_empty() {
         res["observations"] = Value::Array(observations);
         res["findings"] = Value::Array(findings);
     }
     res
+}
+
+/// The security-event figures as one observation, each snapshot it draws on as evidence.
+fn activity_observation(
+    r: &PeriodReport,
+    a: &super::activity::ActivityReport,
+    base: &str,
+) -> Value {
+    let mut refs: Vec<&super::SnapshotRef> = a
+        .failed_logins
+        .evidence
+        .iter()
+        .chain(&a.mfa.evidence)
+        .chain(a.privileged.actions.iter().map(|p| &p.evidence))
+        .chain(a.post_termination.iter().flat_map(|p| &p.evidence))
+        .collect();
+    refs.sort_by(|x, y| x.key.cmp(&y.key));
+    refs.dedup_by(|x, y| x.key == y.key);
+    let store = r.store.trim_end_matches('/');
+    json!({
+        "uuid": uuid_for(&format!("{base}|obs|activity")),
+        "title": "Security events from the API server's audit stream",
+        "description": super::activity::lines(a).join("\n"),
+        "methods": ["TEST"],
+        "props": [
+            {"name": "failed-logins", "ns": PROPS_NS, "value": a.failed_logins.total.to_string()},
+            {"name": "human-requests-oidc", "ns": PROPS_NS, "value": a.mfa.human_requests_oidc.to_string()},
+            {"name": "human-requests", "ns": PROPS_NS, "value": a.mfa.human_requests.to_string()},
+            {"name": "privileged-actions", "ns": PROPS_NS, "value": a.privileged.total.to_string()},
+            {"name": "post-termination-identities", "ns": PROPS_NS, "value": a.post_termination.len().to_string()},
+        ],
+        "relevant-evidence": refs.iter().map(|s| json!({
+            "href": format!("{store}/{}", s.key),
+            "description": format!("activity.json of the snapshot at {} (manifest sha256 {})", s.time, s.digest),
+        })).collect::<Vec<_>>(),
+        "collected": r.to.clone(),
+    })
 }
 
 fn observation(r: &PeriodReport, c: &ClusterReport, ctl: &ControlPeriod, uuid: &str) -> Value {

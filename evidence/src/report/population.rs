@@ -274,6 +274,7 @@ pub async fn changes(store: &Store, options: &ReportOptions) -> Result<(Populati
         keyring: options.keyring.clone(),
         limits: options.limits,
         keep: Some(INVENTORY.to_string()),
+        also_keep: Vec::new(),
         now: options.now,
         timestamps: options.timestamps.clone(),
         object_lock: options.object_lock,

@@ -27,7 +27,7 @@ use prometheus::{IntCounter, IntCounterVec, Opts, Registry};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 
-use super::aggregate::{AggregateConfig, Aggregates};
+use super::aggregate::{Aggregate, AggregateConfig, Aggregates};
 use super::event::{AuditEvent, ParseError, parse_event_list, parse_json_lines};
 use super::ratelimit::{RateLimitConfig, RateLimiter};
 use super::tls::{Peer, ReloadingConfig, TlsListener, TlsSettings};
@@ -199,7 +199,7 @@ impl IntakeReceiver {
     ) {
         while let Some(batch) = self.recv().await {
             let mut a = aggregates.lock().unwrap_or_else(|p| p.into_inner());
-            a.add_all(&cfg, &batch.events);
+            a.add_batch(&cfg, &batch.events, jiff::Timestamp::now());
         }
     }
 }

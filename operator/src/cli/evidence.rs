@@ -565,6 +565,7 @@ fn verify_cmd(args: VerifyArgs) -> u8 {
         keyring,
         limits: args.trust.limits(),
         keep: None,
+        also_keep: Vec::new(),
         now: Timestamp::now(),
         timestamps,
         object_lock,

@@ -21,8 +21,9 @@ use super::Context;
 use super::enforce::{self, MANAGER};
 use super::status::{self, EnforcementReport};
 use crate::{Error, Result, Step};
+use soc2_core::checks::access::ACTIVITY_CHECKS;
 use soc2_core::crd::{Enforcement, Soc2Control, Soc2ControlStatus};
-use soc2_core::engine::{ControlResult, SlaPolicy, evaluate_control};
+use soc2_core::engine::{ControlResult, SlaPolicy, evaluate_control_with_activity};
 use soc2_core::snapshot::ClusterSnapshot;
 
 /// Finalizer that undoes enforcement when a control is deleted.
@@ -108,9 +109,18 @@ pub async fn reconcile(
 /// continue from the records in the control's status).
 pub fn evaluate(ctx: &Context, control: &Soc2Control, snapshot: &ClusterSnapshot) -> ControlResult {
     let now = Timestamp::now();
+    // Only controls with an activity check pay for the copy of the aggregates.
+    let reads_activity = control
+        .spec
+        .checks
+        .iter()
+        .any(|c| ACTIVITY_CHECKS.contains(&c.check.as_str()));
+    let activity = reads_activity
+        .then(|| ctx.activity_view(snapshot, now))
+        .flatten();
     let result = {
         let _t = ctx.metrics.time_evaluation();
-        evaluate_control(control, snapshot, now)
+        evaluate_control_with_activity(control, snapshot, activity.as_ref(), now)
     };
     ctx.metrics.record_result(&result);
     let aged = status::aging(&result, control.status.as_ref(), &sla_policy(control), now);
@@ -178,13 +188,15 @@ async fn apply(control: &Soc2Control, ctx: &Context) -> Result<Action> {
         }
         Enforcement::Audit => {}
     }
-    let desired = status::desired_with_sla(
+    let now = Timestamp::now();
+    let mut desired = status::desired_with_sla(
         &result,
         control.status.as_ref(),
         &report,
         &sla_policy(control),
-        Timestamp::now(),
+        now,
     );
+    status::add_audit_events_condition(&mut desired, &result, control.status.as_ref(), now);
     write_status(ctx, control, &desired).await?;
     publish_events(ctx, control, control.status.as_ref(), &desired, &actions).await;
     ctx.reset_backoff(&control.name_any());

@@ -5,6 +5,7 @@
 //! [engine](soc2_core::engine)'s; this module feeds it snapshots built from the caches and acts on
 //! its results.
 
+pub mod activity;
 pub mod caches;
 pub mod control;
 pub mod debounce;
@@ -67,6 +68,9 @@ pub struct Context {
     source: Source,
     controls: Option<Store<DeserializeGuard<Soc2Control>>>,
     backoff: Mutex<HashMap<String, u32>>,
+    /// The audit-event aggregates filled by the intake (`run --audit-listen`); `None`: the
+    /// intake is off and the activity checks are NotApplicable.
+    activity: Option<Arc<Mutex<soc2_core::activity::Activity>>>,
 }
 
 impl Context {
@@ -103,6 +107,29 @@ impl Context {
                 snapshot
             }
         }
+    }
+
+    /// The audit-event activity for an evaluation or snapshot of `snapshot` at `now` (the
+    /// binding ledger updated from it), or `None` when the intake is off.
+    pub fn activity_view(
+        &self,
+        snapshot: &ClusterSnapshot,
+        now: jiff::Timestamp,
+    ) -> Option<soc2_core::activity::Activity> {
+        self.activity
+            .as_deref()
+            .map(|shared| activity::view(shared, snapshot, now))
+    }
+
+    /// The shared aggregates, when the intake runs.
+    pub fn activity(&self) -> Option<&Arc<Mutex<soc2_core::activity::Activity>>> {
+        self.activity.as_ref()
+    }
+
+    /// Gives the context the intake's aggregates (tests; `run` sets them itself).
+    pub fn with_activity(mut self, shared: Arc<Mutex<soc2_core::activity::Activity>>) -> Self {
+        self.activity = Some(shared);
+        self
     }
 
     /// Every control the controller's cache holds.
@@ -147,6 +174,7 @@ impl Context {
             source: Source::Fixed(Arc::new(snapshot)),
             controls: None,
             backoff: Mutex::default(),
+            activity: None,
         }
     }
 }
@@ -284,13 +312,15 @@ pub async fn run(config: Config) -> Result<()> {
         }
     });
 
-    // Audit-event intake (off unless --audit-listen). The aggregates are held in memory only
-    // in this slice: checks, status and evidence do not read them yet.
-    if let Some(audit) = config.audit.clone() {
-        let _aggregates =
+    // Audit-event intake (off unless --audit-listen): the activity checks read its
+    // aggregates, and each evidence snapshot records them in activity.json.
+    let audit_activity = match config.audit.clone() {
+        Some(audit) => Some(
             crate::audit_events::queue::start(audit, metrics.registry(), shutdown_rx.clone())
-                .await?;
-    }
+                .await?,
+        ),
+        None => None,
+    };
 
     // Leader gauge, and re-evaluate everything when leadership is gained.
     let mut leader_watch = leader_rx.clone();
@@ -333,6 +363,7 @@ pub async fn run(config: Config) -> Result<()> {
         },
         controls: Some(controller.store()),
         backoff: Mutex::default(),
+        activity: audit_activity,
     });
 
     // Evidence policies: one task each, writing while this replica leads.

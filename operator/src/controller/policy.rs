@@ -28,6 +28,7 @@ use tracing::{info, warn};
 
 use super::Context;
 use super::enforce::MANAGER;
+use soc2_core::activity::Activity;
 use soc2_core::crd::{
     CheckpointRef, Condition, ControlSelection, EvidencePolicy, EvidencePolicySpec,
     EvidencePolicyStatus, SnapshotRef, Soc2Control, parse_duration,
@@ -356,16 +357,20 @@ pub fn apply_body(status: &EvidencePolicyStatus) -> Value {
     })
 }
 
-/// Step: one snapshot: evaluate the selected controls against `snapshot`, write, prune. A
-/// pruning failure is logged and does not fail the snapshot.
+/// Step: one snapshot: evaluate the selected controls against `snapshot` (and the audit-event
+/// `activity`, recorded as `activity.json` when the intake runs), write, prune. A pruning
+/// failure is logged and does not fail the snapshot.
 pub async fn tick(
     writer: &mut Writer,
     controls: &[Soc2Control],
     snapshot: &ClusterSnapshot,
+    activity: Option<&Activity>,
     now: Timestamp,
 ) -> soc2_evidence::Result<Written> {
-    let evaluation = engine::evaluate(controls, snapshot, now);
-    let written = writer.write(&evaluation, snapshot, now).await?;
+    let evaluation = engine::evaluate_with_activity(controls, snapshot, activity, now);
+    let written = writer
+        .write_with_activity(&evaluation, snapshot, activity, now)
+        .await?;
     if let Err(e) = writer.prune(now).await {
         warn!(error = %e, "evidence retention failed; will retry after the next snapshot");
     }
@@ -434,6 +439,26 @@ pub fn record_metrics(
             .evidence_errors
             .with_label_values(&[policy, e.metric_label()])
             .inc(),
+    }
+}
+
+/// Step: restores the binding ledger from the chain head's `activity.json` (when the intake
+/// runs and the head has one), so removals seen before a restart are not forgotten. The writer
+/// has checked the head's signature when a key is configured. A read failure is logged: the
+/// ledger then starts from what the operator observes.
+async fn restore_ledger(ctx: &Context, writer: &Writer) {
+    let (Some(shared), Some(head)) = (ctx.activity(), writer.head()) else {
+        return;
+    };
+    match soc2_evidence::activity::read_head_ledger(writer.store(), &head.key).await {
+        Ok(Some(ledger)) => {
+            info!(head = %head.key, removed = ledger.removed.len(), "binding ledger restored from the evidence");
+            super::activity::restore_ledger(shared, ledger);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            warn!(head = %head.key, error = %e, "could not restore the binding ledger from the evidence")
+        }
     }
 }
 
@@ -737,6 +762,7 @@ pub async fn run_policy(
                 return;
             }
         };
+        restore_ledger(&ctx, &writer).await;
         let (last, head) = head_ref(&writer);
         observed.last_snapshot =
             last.or_else(|| previous.as_ref().and_then(|s| s.last_snapshot.clone()));
@@ -777,8 +803,9 @@ pub async fn run_policy(
                 validated.selector.as_ref(),
                 &cached_controls(&ctx),
             );
+            let activity = ctx.activity_view(&snapshot, now);
             // Not cancellable: documents, then the manifest, then pruning.
-            let outcome = tick(&mut writer, &controls, &snapshot, now).await;
+            let outcome = tick(&mut writer, &controls, &snapshot, activity.as_ref(), now).await;
             record_metrics(&ctx.metrics, &name, &outcome, now);
             match &outcome {
                 Ok(w) => {

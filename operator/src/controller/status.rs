@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use kube::Resource;
 use serde_json::{Value, json};
 
+use soc2_core::checks::access::{ACTIVITY_CHECKS, EVENTS_STOPPED};
 use soc2_core::crd::{CheckStatus, Condition, FindingStatus, Soc2Control, Soc2ControlStatus};
 use soc2_core::engine::aging::{self, Aging, SlaPolicy, severity_name};
 use soc2_core::engine::{ControlResult, Status};
@@ -24,6 +25,8 @@ pub const COMPLIANT: &str = "Compliant";
 pub const ENFORCED: &str = "Enforced";
 /// Condition type: no failing finding is past its remediation SLA.
 pub const WITHIN_SLA: &str = "WithinSla";
+/// Condition type: audit events arrive (only for controls with an `access.*` activity check).
+pub const AUDIT_EVENTS: &str = "AuditEventsReceived";
 
 /// What enforcement did or could not do, for status.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -313,6 +316,49 @@ pub fn sla_crossings(
         crossed.len(),
         named.join("; ")
     ))
+}
+
+/// Adds the [`AUDIT_EVENTS`] condition to a control that has an activity check
+/// ([`ACTIVITY_CHECKS`]): `False` with reason `EventsStopped` and the check's message when
+/// events stopped arriving (the control is not operating), `False` with `NoEvents` when none
+/// was ever received or the intake is off, `True` otherwise.
+pub fn add_audit_events_condition(
+    desired: &mut Soc2ControlStatus,
+    result: &ControlResult,
+    previous: Option<&Soc2ControlStatus>,
+    now: Timestamp,
+) {
+    let activity: Vec<_> = result
+        .checks
+        .iter()
+        .filter(|c| ACTIVITY_CHECKS.contains(&c.check.as_str()))
+        .collect();
+    if activity.is_empty() {
+        return;
+    }
+    let prev: &[Condition] = previous.map_or(&[], |s| s.conditions.as_slice());
+    let stopped = activity.iter().find_map(|c| {
+        c.findings
+            .iter()
+            .chain(c.excepted.iter().map(|e| &e.finding))
+            .find(|f| f.message.starts_with(EVENTS_STOPPED))
+    });
+    let (ok, reason, message) = if let Some(f) = stopped {
+        (false, "EventsStopped", f.message.clone())
+    } else if let Some(na) = activity.iter().find(|c| c.status == Status::NotApplicable) {
+        (false, "NoEvents", na.reason.clone())
+    } else {
+        (true, "Receiving", "audit events are arriving".to_string())
+    };
+    desired.conditions.push(Condition::new(
+        AUDIT_EVENTS,
+        ok,
+        reason,
+        message,
+        result.generation,
+        now,
+        prev,
+    ));
 }
 
 #[cfg(test)]

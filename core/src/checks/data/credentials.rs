@@ -1313,6 +1313,7 @@ mod corpus {
             now: now(),
             control: "",
             attestations: &[],
+            activity: None,
         };
         let outcome = catalog()
             .get(ID)

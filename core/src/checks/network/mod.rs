@@ -165,6 +165,7 @@ mod tests {
             now: crate::checks::testing::now(),
             control: "",
             attestations: &[],
+            activity: None,
         };
         for id in [
             "network.default-deny",

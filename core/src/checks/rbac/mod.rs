@@ -171,6 +171,42 @@ pub(crate) fn glob(pattern: &str, value: &str) -> bool {
     }
 }
 
+/// Every subject of every RoleBinding and ClusterRoleBinding, as binding-ledger keys
+/// ([`crate::activity::subject_key`]): what the operator's binding ledger observes.
+pub fn bound_subjects(snapshot: &ClusterSnapshot) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for b in resolve::bindings(snapshot) {
+        out.extend(
+            b.subject_keys()
+                .map(|s| crate::activity::subject_key(s.kind, s.namespace, s.name)),
+        );
+    }
+    out
+}
+
+/// Subjects with full access to the whole cluster: bound by a ClusterRoleBinding to
+/// `cluster-admin` or to a ClusterRole with `*` verbs on `*` resources (aggregation resolved),
+/// as binding-ledger keys, each with the first binding that grants it (backquoted).
+pub fn cluster_admins(snapshot: &ClusterSnapshot) -> BTreeMap<String, String> {
+    let resolver = resolve::Resolver::new(snapshot);
+    let mut out = BTreeMap::new();
+    for binding in resolve::bindings(snapshot).filter(|b| b.is_cluster()) {
+        let Some(role) = binding.role() else { continue };
+        let full = role == resolve::RoleKey::Cluster("cluster-admin")
+            || resolver
+                .rules(&role)
+                .is_some_and(|rules| rules.iter().any(|r| resolve::is_full_access(r.rule)));
+        if !full {
+            continue;
+        }
+        for s in binding.subject_keys() {
+            out.entry(crate::activity::subject_key(s.kind, s.namespace, s.name))
+                .or_insert_with(|| binding.quoted());
+        }
+    }
+    out
+}
+
 /// Joins display items with `, `.
 pub(crate) fn join<T: std::fmt::Display>(items: &[T]) -> String {
     items
@@ -827,6 +863,7 @@ subjects: [{kind: User, name: ghost}]
             now: crate::checks::testing::now(),
             control: "",
             attestations: &[],
+            activity: None,
         };
         let ids: Vec<&str> = catalog()
             .ids()
@@ -953,6 +990,7 @@ subjects: [{kind: User, name: ghost}]
             now: crate::checks::testing::now(),
             control: "",
             attestations: &[],
+            activity: None,
         };
         let out = crate::checks::catalog()
             .get("rbac.privilege-escalation")
@@ -1146,6 +1184,7 @@ subjects: [{kind: User, name: "system:serviceaccount:default:deployer"}]
             now: crate::checks::testing::now(),
             control: "",
             attestations: &[],
+            activity: None,
         };
         let started = std::time::Instant::now();
         let findings = |id: &str| match catalog().get(id).unwrap().run(&ctx, None).unwrap() {

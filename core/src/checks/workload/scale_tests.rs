@@ -110,6 +110,7 @@ fn checks_scale_to_100k_objects() {
             now: now(),
             control: "",
             attestations: &[],
+            activity: None,
         };
         for (id, params) in runs() {
             let start = Instant::now();

@@ -312,7 +312,7 @@ async fn tick_writes_a_verifiable_snapshot_and_the_status_body() {
 
     let now = t("2026-06-15T12:00:00Z");
     let metrics = crate::metrics::Metrics::new();
-    let outcome = tick(&mut writer, &controls, &snapshot, now).await;
+    let outcome = tick(&mut writer, &controls, &snapshot, None, now).await;
     record_metrics(&metrics, "hourly", &outcome, now);
     let written = outcome.unwrap();
     assert_eq!(
@@ -406,7 +406,7 @@ async fn tick_writes_a_verifiable_snapshot_and_the_status_body() {
     );
     assert!(text.contains(&info), "{text}");
     let later = t("2026-06-15T12:15:00Z");
-    let second = tick(&mut writer, &controls, &snapshot, later).await;
+    let second = tick(&mut writer, &controls, &snapshot, None, later).await;
     record_metrics(&metrics, "hourly", &second, later);
     let text = metrics.render();
     assert!(
