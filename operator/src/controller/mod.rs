@@ -35,6 +35,7 @@ use crate::live;
 use crate::metrics::Metrics;
 use crate::{Error, Result};
 use soc2_core::crd::{EvidencePolicy, Soc2Control};
+use soc2_core::engine::Incremental;
 use soc2_core::snapshot::ClusterSnapshot;
 
 /// Where snapshots come from.
@@ -67,6 +68,9 @@ pub struct Context {
     source: Source,
     controls: Option<Store<DeserializeGuard<Soc2Control>>>,
     backoff: Mutex<HashMap<String, u32>>,
+    /// Outcomes of the previous evaluations, so a reconcile re-runs only the checks whose
+    /// inputs changed.
+    pub incremental: Incremental,
 }
 
 impl Context {
@@ -75,7 +79,9 @@ impl Context {
         *self.leader.borrow()
     }
 
-    /// The snapshot of the current cache contents, rebuilt only when something changed.
+    /// The snapshot of the current cache contents. When something changed, the watched
+    /// changes are applied to the previous snapshot (in place when no reconcile still holds
+    /// it); after a (re)list, or if a change cannot be applied, it is rebuilt from the stores.
     pub fn snapshot(&self) -> Arc<ClusterSnapshot> {
         match &self.source {
             Source::Fixed(s) => s.clone(),
@@ -91,14 +97,14 @@ impl Context {
                 {
                     return s.clone();
                 }
-                let objects = stores.objects();
-                for (kind, n) in objects.counts() {
+                let previous = last.take().map(|(_, s)| s);
+                let snapshot = caches::updated_snapshot(stores, state, previous);
+                for (kind, n) in snapshot.counts() {
                     self.metrics
                         .watch_cache_objects
                         .with_label_values(&[kind])
                         .set(n as i64);
                 }
-                let snapshot = Arc::new(ClusterSnapshot::new(objects));
                 *last = Some((version, snapshot.clone()));
                 snapshot
             }
@@ -147,6 +153,7 @@ impl Context {
             source: Source::Fixed(Arc::new(snapshot)),
             controls: None,
             backoff: Mutex::default(),
+            incremental: Incremental::new(),
         }
     }
 }
@@ -333,6 +340,7 @@ pub async fn run(config: Config) -> Result<()> {
         },
         controls: Some(controller.store()),
         backoff: Mutex::default(),
+        incremental: Incremental::new(),
     });
 
     // Evidence policies: one task each, writing while this replica leads.
