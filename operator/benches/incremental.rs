@@ -63,7 +63,8 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("change_100k");
     group
         .sample_size(10)
-        .measurement_time(Duration::from_secs(5));
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
     for (name, kind, versions) in &changes {
         let mut snapshot = base.clone();
         let incremental = Incremental::new();
