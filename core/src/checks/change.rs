@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
 
-use super::{Catalog, Check, CheckMeta, Ctx, Finding, Outcome, Severity};
+use super::{Catalog, Check, CheckMeta, Ctx, Finding, Outcome, Reads, Severity};
 
 pub mod gitops;
 
@@ -127,6 +127,18 @@ impl Check for GitopsManaged {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::Deployment,
+            crate::snapshot::KindId::StatefulSet,
+            crate::snapshot::KindId::DaemonSet,
+            crate::snapshot::KindId::CronJob,
+            crate::snapshot::KindId::ReplicaSet,
+            crate::snapshot::KindId::Job,
+            crate::snapshot::KindId::Pod,
+        ])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &Params) -> Outcome {

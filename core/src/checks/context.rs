@@ -43,6 +43,12 @@ impl ScopeFilter {
         self
     }
 
+    /// Whether deciding the scope reads the snapshot's Namespaces (their labels): true when
+    /// there is a namespace label selector.
+    pub fn reads_namespaces(&self) -> bool {
+        self.selector.is_some()
+    }
+
     /// Whether objects in `namespace` are in scope. Namespaces the snapshot does not know are
     /// in scope only when there is no label selector.
     pub fn includes(&self, snapshot: &ClusterSnapshot, namespace: &str) -> bool {

@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 pub use context::{Ctx, ScopeFilter};
 pub use params::ParamError;
 
+use crate::snapshot::KindId;
 pub use crate::snapshot::ResourceRef;
 
 /// How bad a failing check is.
@@ -63,6 +64,60 @@ pub struct CheckMeta {
     pub remediable: bool,
     /// Whether `Enforce` can refuse new violations at admission.
     pub admission: bool,
+}
+
+/// What a check's outcome depends on besides its parameters and its control (scope, name,
+/// attestations): the snapshot kinds it reads and whether it reads the evaluation time.
+///
+/// The incremental evaluator ([`crate::engine::Incremental`]) re-runs a check only when one of
+/// these changed, so the declaration must be complete: every check fixture also runs with each
+/// undeclared kind emptied and replaced by other objects, and (without `clock`) at another
+/// time, and must give the same outcome (`checks::testing`). A control whose scope has a
+/// namespace label selector also reads `Namespace` through the scope; the evaluator adds that.
+#[derive(Clone, Copy, Debug)]
+pub struct Reads {
+    /// The snapshot kinds read (directly, through the index or through
+    /// [`ClusterSnapshot::workloads`](crate::snapshot::ClusterSnapshot::workloads)).
+    pub kinds: &'static [KindId],
+    /// Whether the outcome depends on `Ctx::now` (ages, expiry, deadlines).
+    pub clock: bool,
+    /// Whether the outcome depends on `Ctx::activity` (the audit-event aggregates, which change
+    /// with every batch received): such checks are re-run at every evaluation.
+    pub activity: bool,
+}
+
+impl Reads {
+    /// Reads these kinds and not the clock.
+    pub const fn kinds(kinds: &'static [KindId]) -> Self {
+        Self {
+            kinds,
+            clock: false,
+            activity: false,
+        }
+    }
+
+    /// Also reads the clock.
+    pub const fn and_clock(self) -> Self {
+        Self {
+            clock: true,
+            ..self
+        }
+    }
+
+    /// Also reads the audit-event activity (and the clock: its windows and staleness are
+    /// judged against `now`).
+    pub const fn and_activity(self) -> Self {
+        Self {
+            clock: true,
+            activity: true,
+            ..self
+        }
+    }
+
+    /// Whether `kind` is declared.
+    pub fn reads(&self, kind: KindId) -> bool {
+        self.kinds.contains(&kind)
+    }
 }
 
 /// One thing wrong with one resource.
@@ -122,6 +177,8 @@ pub trait Check: Send + Sync + 'static {
     type Params: DeserializeOwned + Serialize + Default + schemars::JsonSchema;
     /// What the check is.
     fn meta(&self) -> CheckMeta;
+    /// What the outcome depends on (see [`Reads`]); must be complete.
+    fn reads(&self) -> Reads;
     /// Evaluates the check.
     fn evaluate(&self, ctx: &Ctx<'_>, params: &Self::Params) -> Outcome;
 }
@@ -130,6 +187,8 @@ pub trait Check: Send + Sync + 'static {
 pub trait AnyCheck: Send + Sync {
     /// What the check is.
     fn meta(&self) -> CheckMeta;
+    /// What the outcome depends on.
+    fn reads(&self) -> Reads;
     /// Checks the parameters without evaluating.
     fn validate(&self, params: Option<&serde_json::Value>) -> Result<(), ParamError>;
     /// Parses the parameters and evaluates.
@@ -144,6 +203,9 @@ pub trait AnyCheck: Send + Sync {
 impl<C: Check> AnyCheck for C {
     fn meta(&self) -> CheckMeta {
         Check::meta(self)
+    }
+    fn reads(&self) -> Reads {
+        Check::reads(self)
     }
     fn validate(&self, params: Option<&serde_json::Value>) -> Result<(), ParamError> {
         params::parse::<C::Params>(params).map(|_| ())

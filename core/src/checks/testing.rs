@@ -1,10 +1,12 @@
 //! Test helpers: snapshots from inline YAML and one-call check runs.
 
+use std::sync::LazyLock;
+
 use jiff::Timestamp;
 
 use super::{Ctx, Finding, Outcome, ScopeFilter, catalog};
 use crate::snapshot::manifests::{self, Trim};
-use crate::snapshot::{ClusterSnapshot, Objects};
+use crate::snapshot::{ClusterSnapshot, KindId, Objects};
 
 /// The fixed evaluation time of check tests.
 pub fn now() -> Timestamp {
@@ -135,7 +137,88 @@ fn run_inner(
         trimmed, whole,
         "{check}: trimming changed the outcome (the trim drops a field this check reads)"
     );
+    let trimmed_objects = snapshot_with(yaml, Trim::Yes).objects().clone();
+    let run = |objects: Objects, at: Timestamp| {
+        let snap = ClusterSnapshot::new(objects);
+        let ctx = Ctx {
+            snapshot: &snap,
+            scope,
+            now: at,
+            control,
+            attestations,
+            activity,
+        };
+        catalog()
+            .get(check)
+            .and_then(|c| c.run(&ctx, params.as_ref()).ok())
+    };
+    assert_reads_declared(check, &trimmed_objects, scope, at, &trimmed, run);
     trimmed
+}
+
+/// Objects of every kind that fixtures do not use: a small synthetic cluster with the
+/// ecosystem sources.
+static FOREIGN: LazyLock<Objects> = LazyLock::new(|| {
+    let mut o = crate::synth::generate(400, 7);
+    crate::synth::add_ecosystem(&mut o, 20, 7);
+    o
+});
+
+/// Makes [`Check::reads`](super::Check::reads) honest: the outcome must stay the same with
+/// every kind the check does not declare emptied (not served, and served but empty) or
+/// replaced by other objects, and, when it does not declare the clock, ten years earlier and
+/// later. `run` evaluates the check on objects at a time.
+fn assert_reads_declared(
+    check: &str,
+    objects: &Objects,
+    scope: &ScopeFilter,
+    at: Timestamp,
+    expected: &Outcome,
+    run: impl Fn(Objects, Timestamp) -> Option<Outcome>,
+) {
+    let reads = catalog().get(check).expect("known check").reads();
+    for kind in KindId::all() {
+        if reads.reads(kind) || (kind == KindId::Namespace && scope.reads_namespaces()) {
+            continue;
+        }
+        let mut variants: Vec<(&str, Objects)> = Vec::new();
+        for served in [false, true] {
+            let mut o = objects.clone();
+            o.empty_kind(kind, served);
+            variants.push((
+                if served {
+                    "served but empty"
+                } else {
+                    "emptied"
+                },
+                o,
+            ));
+        }
+        let mut o = objects.clone();
+        o.put_kind(kind, FOREIGN.clone().take_kind(kind))
+            .expect("same kind");
+        variants.push(("replaced by other objects", o));
+        for (how, o) in variants {
+            assert_eq!(
+                run(o, at).as_ref(),
+                Some(expected),
+                "{check}: the outcome changed with {kind:?} {how}, but the check does not \
+                 declare that it reads {kind:?} (Check::reads)"
+            );
+        }
+    }
+    if !reads.clock {
+        let decade = jiff::SignedDuration::from_hours(24 * 3652);
+        for other in [at.checked_sub(decade), at.checked_add(decade)] {
+            let other = other.expect("time in range");
+            assert_eq!(
+                run(objects.clone(), other).as_ref(),
+                Some(expected),
+                "{check}: the outcome changed at {other}, but the check does not declare that \
+                 it reads the clock (Check::reads)"
+            );
+        }
+    }
 }
 
 /// The findings of an evaluated outcome, as `Kind/ns/name` strings (panics when not

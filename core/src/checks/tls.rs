@@ -8,7 +8,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Catalog, Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use super::{Catalog, Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 
 /// Adds this domain's checks to the catalog.
 pub(super) fn register(catalog: &mut Catalog) {
@@ -124,6 +124,10 @@ impl Check for IngressTls {
             remediable: false,
             admission: true,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[crate::snapshot::KindId::Ingress])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &IngressTlsParams) -> Outcome {

@@ -17,7 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Catalog, Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use super::{Catalog, Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 use crate::snapshot::DynKind;
 
 /// Adds this module's check to the catalog.
@@ -108,6 +108,14 @@ impl Check for CertificatesValid {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::CertManagerCertificate),
+            crate::snapshot::KindId::Ingress,
+        ])
+        .and_clock()
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &CertificatesValidParams) -> Outcome {

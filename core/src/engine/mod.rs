@@ -6,6 +6,7 @@
 
 pub mod aging;
 mod exceptions;
+mod incremental;
 mod result;
 mod validate;
 
@@ -13,12 +14,13 @@ use jiff::Timestamp;
 use kube::ResourceExt;
 
 use crate::activity::Activity;
-use crate::checks::{Ctx, Outcome, ScopeFilter, catalog};
+use crate::checks::{AnyCheck, Ctx, Outcome, ScopeFilter, catalog};
 use crate::crd::Soc2Control;
 use crate::snapshot::ClusterSnapshot;
 
 pub use aging::{AgedFinding, Aging, SlaPolicy, finding_id};
 pub use exceptions::{AttestationState, ExceptionState};
+pub use incremental::Incremental;
 pub use result::{CheckResult, ControlResult, Evaluation, ExceptedFinding, Status};
 pub use validate::{SpecError, validate};
 
@@ -70,6 +72,32 @@ pub fn evaluate_control_with_activity(
     activity: Option<&Activity>,
     now: Timestamp,
 ) -> ControlResult {
+    evaluate_control_with(control, snapshot, activity, now, &mut |_: usize,
+                                                                  check: &dyn AnyCheck,
+                                                                  ctx: &Ctx<'_>,
+                                                                  params: Option<
+        &serde_json::Value,
+    >| check.run(ctx, params))
+}
+
+/// Runs the check at position `i` of a control's `spec.checks` (the full path runs it; the
+/// incremental one may reuse an earlier outcome).
+type RunCheck<'r> = dyn FnMut(
+        usize,
+        &dyn AnyCheck,
+        &Ctx<'_>,
+        Option<&serde_json::Value>,
+    ) -> Result<Outcome, crate::checks::ParamError>
+    + 'r;
+
+/// Evaluates one control, getting each check's outcome from `run`.
+fn evaluate_control_with(
+    control: &Soc2Control,
+    snapshot: &ClusterSnapshot,
+    activity: Option<&Activity>,
+    now: Timestamp,
+    run: &mut RunCheck<'_>,
+) -> ControlResult {
     let spec = &control.spec;
     let errors = validate(spec);
     let scope = ScopeFilter::from_spec(&spec.scope).unwrap_or_else(|_| ScopeFilter::all());
@@ -96,7 +124,7 @@ pub fn evaluate_control_with_activity(
             continue;
         };
         let meta = check.meta();
-        let outcome = match check.run(&ctx, check_ref.params.as_ref()) {
+        let outcome = match run(i, check, &ctx, check_ref.params.as_ref()) {
             Ok(o) => o,
             Err(e) => {
                 checks.push(CheckResult::error(

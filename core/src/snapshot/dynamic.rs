@@ -321,7 +321,7 @@ impl ServedDyn {
 }
 
 /// The objects of every [`DynKind`]; `None` for a kind the cluster does not serve.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct DynObjects([Option<Vec<Arc<DynamicObject>>>; DYN_KIND_COUNT]);
 
 impl DynObjects {

@@ -11,10 +11,11 @@ use k8s_openapi::api::{
 };
 
 use super::Objects;
+use super::kind_id::{KindId, position};
 use super::slim::Pod;
 
 /// Indexes by name and by namespace. Positions refer to the sorted lists in [`Objects`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Index {
     namespaces: HashMap<String, Arc<Namespace>>,
     cluster_roles: HashMap<String, Arc<ClusterRole>>,
@@ -37,6 +38,43 @@ fn group_by_ns<K: kube::ResourceExt>(list: &[Arc<K>]) -> HashMap<String, Vec<Arc
             .push(o.clone());
     }
     out
+}
+
+/// Sets or removes the map entry `key` from the object `(namespace, name)` of a sorted list.
+fn refresh_entry<Q: std::hash::Hash + Eq, K: kube::Resource>(
+    map: &mut HashMap<Q, Arc<K>>,
+    list: &[Arc<K>],
+    namespace: Option<&str>,
+    name: &str,
+    key: Q,
+) {
+    match position(list, namespace, name) {
+        Ok(i) => {
+            map.insert(key, list[i].clone());
+        }
+        Err(_) => {
+            map.remove(&key);
+        }
+    }
+}
+
+/// Rebuilds one namespace's entry of a per-namespace index from a list sorted by (namespace,
+/// name), where that namespace's objects are one run.
+fn refresh_ns<K: kube::Resource>(
+    map: &mut HashMap<String, Vec<Arc<K>>>,
+    list: &[Arc<K>],
+    ns: &str,
+) {
+    fn of<K: kube::Resource>(o: &Arc<K>) -> &str {
+        o.meta().namespace.as_deref().unwrap_or_default()
+    }
+    let start = list.partition_point(|o| of(o) < ns);
+    let end = start + list[start..].partition_point(|o| of(o) == ns);
+    if start == end {
+        map.remove(ns);
+    } else {
+        map.insert(ns.to_string(), list[start..end].to_vec());
+    }
 }
 
 impl Index {
@@ -65,6 +103,56 @@ impl Index {
             pods_by_ns: group_by_ns(&o.pods),
             netpols_by_ns: group_by_ns(&o.network_policies),
             pdbs_by_ns: group_by_ns(&o.pod_disruption_budgets),
+        }
+    }
+
+    /// Brings the index parts of `kind` up to date after the object `(namespace, name)` of that
+    /// kind was inserted, replaced or removed in the (sorted) `objects`. Touches only that
+    /// object's entry, or for the per-namespace lists only that namespace's list.
+    pub(super) fn refresh(
+        &mut self,
+        o: &Objects,
+        kind: KindId,
+        namespace: Option<&str>,
+        name: &str,
+    ) {
+        let ns = namespace.unwrap_or_default();
+        match kind {
+            KindId::Namespace => refresh_entry(
+                &mut self.namespaces,
+                &o.namespaces,
+                namespace,
+                name,
+                name.to_string(),
+            ),
+            KindId::ClusterRole => refresh_entry(
+                &mut self.cluster_roles,
+                &o.cluster_roles,
+                namespace,
+                name,
+                name.to_string(),
+            ),
+            KindId::Role => refresh_entry(
+                &mut self.roles,
+                &o.roles,
+                namespace,
+                name,
+                (ns.to_string(), name.to_string()),
+            ),
+            KindId::ServiceAccount => {
+                let key = (ns.to_string(), name.to_string());
+                if position(&o.service_accounts, namespace, name).is_ok() {
+                    self.service_accounts.insert(key);
+                } else {
+                    self.service_accounts.remove(&key);
+                }
+            }
+            KindId::Pod => refresh_ns(&mut self.pods_by_ns, &o.pods, ns),
+            KindId::NetworkPolicy => refresh_ns(&mut self.netpols_by_ns, &o.network_policies, ns),
+            KindId::PodDisruptionBudget => {
+                refresh_ns(&mut self.pdbs_by_ns, &o.pod_disruption_budgets, ns)
+            }
+            _ => {}
         }
     }
 

@@ -6,9 +6,11 @@
 //! and Calico policy kinds, Trivy reports and cert-manager Certificates of [`dynamic`]) are
 //! `None` when the cluster does not serve them, so checks can say `NotApplicable` or fall back.
 
+mod changes;
 pub mod dynamic;
 mod gitops_alerting;
 mod index;
+pub(crate) mod kind_id;
 pub mod kinds;
 mod legacy;
 pub mod manifests;
@@ -22,8 +24,10 @@ use std::sync::Arc;
 use kinds::*;
 use kube::core::DynamicObject;
 
+pub use changes::ObjectChange;
 pub use dynamic::{DynKind, DynObjects};
 pub use index::Index;
+pub use kind_id::{KIND_COUNT, KindId, KindMismatch, Stamps, WORKLOAD_KINDS};
 pub use resource::{ResourceRef, object_digest};
 pub use trim::{POD_CONTROLLERS, WORKLOAD_ANNOTATIONS, controlled_by, trim, trim_metadata};
 pub use workload::Workload;
@@ -86,7 +90,7 @@ pub const VELERO_GROUP: &str = "velero.io";
 macro_rules! define_objects {
     ($($field:ident: $ty:ty,)*) => {
         /// The raw objects of a snapshot, one list per kind.
-        #[derive(Clone, Debug, Default)]
+        #[derive(Clone, Debug, Default, PartialEq)]
         pub struct Objects {
             $(
                 #[doc = concat!("Every `", stringify!($ty), "`.")]
@@ -265,6 +269,7 @@ impl InventoryItem {
 pub struct ClusterSnapshot {
     objects: Objects,
     index: Index,
+    stamps: Stamps,
 }
 
 impl std::ops::Deref for ClusterSnapshot {
@@ -275,11 +280,15 @@ impl std::ops::Deref for ClusterSnapshot {
 }
 
 impl ClusterSnapshot {
-    /// Sorts the objects and builds the indexes.
+    /// Sorts the objects and builds the indexes. Every kind gets a fresh stamp.
     pub fn new(mut objects: Objects) -> Self {
         objects.sort();
         let index = Index::build(&objects);
-        Self { objects, index }
+        Self {
+            objects,
+            index,
+            stamps: Stamps::fresh(),
+        }
     }
 
     /// The indexes over the objects.

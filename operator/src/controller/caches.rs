@@ -6,6 +6,12 @@
 //! cache has its initial list, sends a tick on the change channel; the controller debounces
 //! ticks into re-evaluations.
 //!
+//! Change tracking: every watched create, update or delete is also recorded as an
+//! [`ObjectChange`] of its [`KindId`] (the cached `Arc`, so the snapshot shares it with the
+//! store), and a (re)list asks for a full rebuild ([`CacheState::take_pending`]). The
+//! controller applies the changes to its previous snapshot instead of rebuilding it
+//! (`Context::snapshot`).
+//!
 //! Recovery: a watch error (the API server gone, a `410 Gone`) marks the kind's cache stale
 //! (`/readyz` answers 503) and the watcher retries with [`RelistBackoff`] (200 ms doubling to
 //! 2 s, jittered, reset by the next event); after a `410` the watcher re-lists, and the next
@@ -32,10 +38,10 @@ use tracing::{debug, warn};
 
 use crate::live::{OptionalApis, velero_resource};
 use soc2_core::snapshot::dynamic::{DYN_KIND_COUNT, DynKind};
-use soc2_core::snapshot::{Objects, VELERO_KINDS, trim};
+use soc2_core::snapshot::{ClusterSnapshot, KindId, ObjectChange, Objects, VELERO_KINDS, trim};
 
 macro_rules! define_caches {
-    ($($field:ident: $ty:ty,)*) => {
+    ($($field:ident: $ty:ident,)*) => {
         /// Read handles on every watch cache.
         #[derive(Clone)]
         pub struct Stores {
@@ -119,14 +125,14 @@ macro_rules! define_caches {
             let mut tasks: Vec<BoxFuture<'static, ()>> = Vec::new();
             $(
                 let (store, writer) = reflector::store::<$ty>();
-                tasks.push(Box::pin(reflect(Api::<$ty>::all(client.clone()), writer, caches.clone(), <$ty as k8s_openapi::Resource>::KIND)));
+                tasks.push(Box::pin(reflect(Api::<$ty>::all(client.clone()), writer, caches.clone(), <$ty as k8s_openapi::Resource>::KIND, KindId::$ty, ())));
                 let $field = store;
             )*
             let (admission_policies, admission_policy_bindings) = if apis.admission_policies {
                 let (s1, w1) = reflector::store::<ValidatingAdmissionPolicy>();
-                tasks.push(Box::pin(reflect(Api::all(client.clone()), w1, caches.clone(), "ValidatingAdmissionPolicy")));
+                tasks.push(Box::pin(reflect(Api::all(client.clone()), w1, caches.clone(), "ValidatingAdmissionPolicy", KindId::ValidatingAdmissionPolicy, ())));
                 let (s2, w2) = reflector::store::<ValidatingAdmissionPolicyBinding>();
-                tasks.push(Box::pin(reflect(Api::all(client.clone()), w2, caches.clone(), "ValidatingAdmissionPolicyBinding")));
+                tasks.push(Box::pin(reflect(Api::all(client.clone()), w2, caches.clone(), "ValidatingAdmissionPolicyBinding", KindId::ValidatingAdmissionPolicyBinding, ())));
                 (Some(s1), Some(s2))
             } else {
                 (None, None)
@@ -137,8 +143,12 @@ macro_rules! define_caches {
                     let ar = velero_resource(kind, plural);
                     let (store, writer) = { let w = Writer::<DynamicObject>::new(ar.clone()); (w.as_reader(), w) };
                     let api = Api::<DynamicObject>::all_with(client.clone(), &ar);
-                    let label: &'static str = match kind { "Backup" => "Backup.velero.io", "Schedule" => "Schedule.velero.io", _ => "Restore.velero.io" };
-                    tasks.push(Box::pin(reflect(api, writer, caches.clone(), label)));
+                    let (label, id): (&'static str, KindId) = match kind {
+                        "Backup" => ("Backup.velero.io", KindId::VeleroBackup),
+                        "Schedule" => ("Schedule.velero.io", KindId::VeleroSchedule),
+                        _ => ("Restore.velero.io", KindId::VeleroRestore),
+                    };
+                    tasks.push(Box::pin(reflect(api, writer, caches.clone(), label, id, ar.clone())));
                     velero[i] = Some(store);
                 }
             }
@@ -148,7 +158,7 @@ macro_rules! define_caches {
                 let ar = kind.resource(source);
                 let writer = Writer::<DynamicObject>::new(ar.clone());
                 *slot = Some(writer.as_reader());
-                tasks.push(Box::pin(reflect(Api::<DynamicObject>::all_with(client.clone(), &ar), writer, caches.clone(), kind.api().label)));
+                tasks.push(Box::pin(reflect(Api::<DynamicObject>::all_with(client.clone(), &ar), writer, caches.clone(), kind.api().label, KindId::Dyn(kind), ar.clone())));
             }
             let mut velero = velero.into_iter();
             let stores = Stores {
@@ -176,7 +186,22 @@ pub struct CacheState {
     stale: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
     synced_notify: tokio::sync::Notify,
     ticks: mpsc::UnboundedSender<()>,
+    pending: std::sync::Mutex<Pending>,
 }
+
+/// The changes recorded since the controller last took them.
+#[derive(Debug, Default)]
+pub struct Pending {
+    /// Watched changes, in the order their caches applied them.
+    pub changes: Vec<(KindId, ObjectChange)>,
+    /// A cache was (re)listed, or too many changes piled up: rebuild the snapshot from the
+    /// stores instead of applying `changes`.
+    pub rebuild: bool,
+}
+
+/// More changes than this between two snapshots: a rebuild is cheaper than applying them
+/// (and memory stays bounded while nobody takes them).
+const MAX_PENDING: usize = 20_000;
 
 impl CacheState {
     /// State for `expected` reflectors; ticks go to `ticks`.
@@ -189,6 +214,10 @@ impl CacheState {
             stale: std::sync::Mutex::default(),
             synced_notify: tokio::sync::Notify::new(),
             ticks,
+            pending: std::sync::Mutex::new(Pending {
+                changes: Vec::new(),
+                rebuild: true,
+            }),
         })
     }
 
@@ -242,6 +271,34 @@ impl CacheState {
         }
     }
 
+    /// Records one watched change of a cached object (before [`CacheState::changed`] counts it).
+    pub fn record(&self, kind: KindId, change: ObjectChange) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if p.rebuild {
+            return;
+        }
+        if p.changes.len() >= MAX_PENDING {
+            p.changes = Vec::new();
+            p.rebuild = true;
+            return;
+        }
+        p.changes.push((kind, change));
+    }
+
+    /// A cache was (re)listed: the next snapshot is rebuilt from the stores.
+    pub fn record_relist(&self) {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        p.changes = Vec::new();
+        p.rebuild = true;
+    }
+
+    /// Takes the changes recorded so far. Read [`CacheState::version`] first: every change
+    /// counted in that version is in what this returns (or in the stores, after a rebuild).
+    pub fn take_pending(&self) -> Pending {
+        let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        std::mem::take(&mut *p)
+    }
+
     /// Records a change and sends a tick (only once synced: the initial lists are one change).
     pub fn changed(&self) {
         self.version.fetch_add(1, Ordering::AcqRel);
@@ -262,6 +319,32 @@ impl CacheState {
             let _ = self.ticks.send(());
         }
     }
+}
+
+/// The snapshot of the stores' current contents: the recorded changes applied to `previous`
+/// (in place when nothing else holds it, else on a copy), or a rebuild from the stores when
+/// there is no previous snapshot, a cache was (re)listed, too many changes piled up, or a
+/// change cannot be applied. Read [`CacheState::version`] before calling.
+pub fn updated_snapshot(
+    stores: &Stores,
+    state: &CacheState,
+    previous: Option<Arc<ClusterSnapshot>>,
+) -> Arc<ClusterSnapshot> {
+    let pending = state.take_pending();
+    let updated = match previous {
+        Some(mut previous) if !pending.rebuild => {
+            let s = Arc::make_mut(&mut previous);
+            pending
+                .changes
+                .into_iter()
+                .try_for_each(|(kind, change)| s.apply(kind, change))
+                .map_err(|e| warn!(error = %e, "rebuilding the snapshot"))
+                .ok()
+                .map(|()| previous)
+        }
+        _ => None,
+    };
+    updated.unwrap_or_else(|| Arc::new(ClusterSnapshot::new(stores.objects())))
 }
 
 /// The per-object path of every watch cache: each object is trimmed ([`trim`]), then stored by
@@ -292,14 +375,46 @@ where
     store
 }
 
-async fn reflect<K>(api: Api<K>, writer: Writer<K>, state: Arc<CacheState>, kind: &'static str)
-where
+async fn reflect<K>(
+    api: Api<K>,
+    writer: Writer<K>,
+    state: Arc<CacheState>,
+    label: &'static str,
+    kind: KindId,
+    dyntype: K::DynamicType,
+) where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone,
 {
     let events =
         watcher(api, watcher::Config::default().any_semantic()).backoff(RelistBackoff::new());
-    drive(cache_events(events, writer), state, kind).await;
+    let track = tracker(writer.as_reader(), dyntype, state.clone(), kind);
+    drive(cache_events(events, writer), state, label, track).await;
+}
+
+/// Records each watched change as the object the store now holds (the same `Arc`), or as a
+/// removal.
+fn tracker<K>(
+    store: Store<K>,
+    dyntype: K::DynamicType,
+    state: Arc<CacheState>,
+    kind: KindId,
+) -> impl FnMut(&watcher::Event<K>)
+where
+    K: Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    move |event| match event {
+        watcher::Event::Apply(obj) => {
+            match store.get(&reflector::ObjectRef::from_obj_with(obj, dyntype.clone())) {
+                Some(cached) => state.record(kind, ObjectChange::upsert(cached)),
+                // Not cached (cannot happen after the reflector applied it): rebuild.
+                None => state.record_relist(),
+            }
+        }
+        watcher::Event::Delete(obj) => state.record(kind, ObjectChange::remove(obj)),
+        _ => {}
+    }
 }
 
 /// The retry delays of the watch caches: 200 ms doubling to a 2 s cap, each scaled by a random
@@ -361,8 +476,12 @@ impl Backoff for RelistBackoff {
     }
 }
 
-async fn drive<K, S>(stream: S, state: Arc<CacheState>, kind: &'static str)
-where
+async fn drive<K, S>(
+    stream: S,
+    state: Arc<CacheState>,
+    kind: &'static str,
+    mut track: impl FnMut(&watcher::Event<K>),
+) where
     S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
 {
     futures::pin_mut!(stream);
@@ -370,10 +489,14 @@ where
         match event {
             Ok(watcher::Event::InitDone) => {
                 debug!(kind, "watch cache synced");
+                state.record_relist();
                 state.mark_synced(kind);
                 state.changed();
             }
-            Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => state.changed(),
+            Ok(ref e @ (watcher::Event::Apply(_) | watcher::Event::Delete(_))) => {
+                track(e);
+                state.changed();
+            }
             Ok(watcher::Event::Init | watcher::Event::InitApply(_)) => {}
             Err(e) => {
                 state.mark_stale(kind);
@@ -419,6 +542,102 @@ mod tests {
         state.changed();
         assert!(rx.try_recv().is_ok());
         assert!(state.version() >= 2);
+    }
+
+    /// Scripted watch events for ConfigMaps through the cache path with change tracking: the
+    /// updated snapshot equals a rebuild from the stores, shares the stores' objects, leaves
+    /// a snapshot still held by someone else alone, and keeps the other kinds' stamps.
+    #[tokio::test]
+    async fn watched_changes_update_the_snapshot_as_a_rebuild_would() {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        use kube::ResourceExt;
+
+        let objects = soc2_core::synth::generate(300, 5);
+        let mut stores = Stores::replay(&objects).await;
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let state = CacheState::new(1, tx);
+        let (store, writer) = reflector::store::<ConfigMap>();
+        stores.config_maps = store.clone();
+        let (events, source) = futures::channel::mpsc::unbounded();
+        let track = tracker(store.clone(), (), state.clone(), KindId::ConfigMap);
+        tokio::spawn(drive(
+            cache_events(source.map(Ok), writer),
+            state.clone(),
+            "ConfigMap",
+            track,
+        ));
+        let send = |evs: Vec<watcher::Event<ConfigMap>>| {
+            let before = state.version();
+            let n = evs
+                .iter()
+                .filter(|e| !matches!(e, watcher::Event::Init | watcher::Event::InitApply(_)))
+                .count() as u64;
+            for e in evs {
+                events.unbounded_send(e).expect("driver running");
+            }
+            let state = state.clone();
+            async move {
+                while state.version() < before + n {
+                    tokio::task::yield_now().await;
+                }
+            }
+        };
+        let list = |cms: &[Arc<ConfigMap>]| {
+            std::iter::once(watcher::Event::Init)
+                .chain(
+                    cms.iter()
+                        .map(|c| watcher::Event::InitApply(ConfigMap::clone(c))),
+                )
+                .chain(std::iter::once(watcher::Event::InitDone))
+                .collect::<Vec<_>>()
+        };
+        send(list(&objects.config_maps)).await;
+        let first = updated_snapshot(&stores, &state, None);
+        assert_eq!(first.config_maps.len(), objects.config_maps.len());
+
+        let mut edited = ConfigMap::clone(&objects.config_maps[0]);
+        edited.data = Some([("k".to_string(), "v".to_string())].into());
+        let gone = ConfigMap::clone(&objects.config_maps[1]);
+        let mut added = ConfigMap::clone(&objects.config_maps[2]);
+        added.metadata.name = Some("added".into());
+        send(vec![
+            watcher::Event::Apply(edited.clone()),
+            watcher::Event::Delete(gone.clone()),
+            watcher::Event::Apply(added),
+        ])
+        .await;
+        let second = updated_snapshot(&stores, &state, Some(first.clone()));
+        let rebuilt = ClusterSnapshot::new(stores.objects());
+        assert!(second.objects() == rebuilt.objects() && second.index() == rebuilt.index());
+        let is_gone = |c: &Arc<ConfigMap>| {
+            (c.namespace(), c.name_any()) == (gone.namespace(), gone.name_any())
+        };
+        assert!(first.config_maps.iter().any(is_gone));
+        assert!(!second.config_maps.iter().any(is_gone));
+        let cached = store
+            .get(&reflector::ObjectRef::from_obj(&edited))
+            .expect("cached");
+        assert!(
+            second.config_maps.iter().any(|c| Arc::ptr_eq(c, &cached)),
+            "the snapshot shares the store's object"
+        );
+        assert_ne!(
+            first.stamps().get(KindId::ConfigMap),
+            second.stamps().get(KindId::ConfigMap)
+        );
+        assert_eq!(
+            first.stamps().get(KindId::Pod),
+            second.stamps().get(KindId::Pod)
+        );
+
+        // A re-list: rebuilt from the stores, every stamp new.
+        send(list(&objects.config_maps[..5])).await;
+        let third = updated_snapshot(&stores, &state, Some(second.clone()));
+        assert_eq!(third.config_maps.len(), 5);
+        assert_ne!(
+            second.stamps().get(KindId::Pod),
+            third.stamps().get(KindId::Pod)
+        );
     }
 
     #[test]
@@ -485,6 +704,7 @@ mod tests {
                 cache_events(events, writer),
                 state.clone(),
                 "ConfigMap",
+                |_| {},
             ));
 
             let is_watch = |r: &Request<Body>| r.uri().query().unwrap_or("").contains("watch=true");
@@ -556,6 +776,7 @@ mod tests {
                 cache_events(events, writer),
                 state.clone(),
                 "ConfigMap",
+                |_| {},
             ));
             let (_req, send) = handle.next_request().await.expect("list");
             send.send_response(respond(

@@ -23,7 +23,7 @@ use super::status::{self, EnforcementReport};
 use crate::{Error, Result, Step};
 use soc2_core::checks::access::ACTIVITY_CHECKS;
 use soc2_core::crd::{Enforcement, Soc2Control, Soc2ControlStatus};
-use soc2_core::engine::{ControlResult, SlaPolicy, evaluate_control_with_activity};
+use soc2_core::engine::{ControlResult, SlaPolicy};
 use soc2_core::snapshot::ClusterSnapshot;
 
 /// Finalizer that undoes enforcement when a control is deleted.
@@ -106,7 +106,9 @@ pub async fn reconcile(
 }
 
 /// Step: evaluate the control against the current snapshot and record metrics (finding ages
-/// continue from the records in the control's status).
+/// continue from the records in the control's status). Incremental: only the checks whose
+/// inputs changed since this control's previous evaluation run again
+/// ([`Incremental`](soc2_core::engine::Incremental)); the result is the full evaluation's.
 pub fn evaluate(ctx: &Context, control: &Soc2Control, snapshot: &ClusterSnapshot) -> ControlResult {
     let now = Timestamp::now();
     // Only controls with an activity check pay for the copy of the aggregates.
@@ -120,7 +122,8 @@ pub fn evaluate(ctx: &Context, control: &Soc2Control, snapshot: &ClusterSnapshot
         .flatten();
     let result = {
         let _t = ctx.metrics.time_evaluation();
-        evaluate_control_with_activity(control, snapshot, activity.as_ref(), now)
+        ctx.incremental
+            .evaluate_control(control, snapshot, activity.as_ref(), now)
     };
     ctx.metrics.record_result(&result);
     let aged = status::aging(&result, control.status.as_ref(), &sla_policy(control), now);
@@ -323,6 +326,7 @@ async fn cleanup(control: &Soc2Control, ctx: &Context) -> Result<Action> {
         &checks,
     );
     ctx.metrics.forget_aging(&control.name_any());
+    ctx.incremental.forget(control);
     Ok(Action::await_change())
 }
 

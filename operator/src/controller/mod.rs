@@ -36,6 +36,7 @@ use crate::live;
 use crate::metrics::Metrics;
 use crate::{Error, Result};
 use soc2_core::crd::{EvidencePolicy, Soc2Control};
+use soc2_core::engine::Incremental;
 use soc2_core::snapshot::ClusterSnapshot;
 
 /// Where snapshots come from.
@@ -71,6 +72,9 @@ pub struct Context {
     /// The audit-event aggregates filled by the intake (`run --audit-listen`); `None`: the
     /// intake is off and the activity checks are NotApplicable.
     activity: Option<Arc<Mutex<soc2_core::activity::Activity>>>,
+    /// Outcomes of the previous evaluations, so a reconcile re-runs only the checks whose
+    /// inputs changed.
+    pub incremental: Incremental,
 }
 
 impl Context {
@@ -79,7 +83,9 @@ impl Context {
         *self.leader.borrow()
     }
 
-    /// The snapshot of the current cache contents, rebuilt only when something changed.
+    /// The snapshot of the current cache contents. When something changed, the watched
+    /// changes are applied to the previous snapshot (in place when no reconcile still holds
+    /// it); after a (re)list, or if a change cannot be applied, it is rebuilt from the stores.
     pub fn snapshot(&self) -> Arc<ClusterSnapshot> {
         match &self.source {
             Source::Fixed(s) => s.clone(),
@@ -95,14 +101,14 @@ impl Context {
                 {
                     return s.clone();
                 }
-                let objects = stores.objects();
-                for (kind, n) in objects.counts() {
+                let previous = last.take().map(|(_, s)| s);
+                let snapshot = caches::updated_snapshot(stores, state, previous);
+                for (kind, n) in snapshot.counts() {
                     self.metrics
                         .watch_cache_objects
                         .with_label_values(&[kind])
                         .set(n as i64);
                 }
-                let snapshot = Arc::new(ClusterSnapshot::new(objects));
                 *last = Some((version, snapshot.clone()));
                 snapshot
             }
@@ -175,6 +181,7 @@ impl Context {
             controls: None,
             backoff: Mutex::default(),
             activity: None,
+            incremental: Incremental::new(),
         }
     }
 }
@@ -364,6 +371,7 @@ pub async fn run(config: Config) -> Result<()> {
         controls: Some(controller.store()),
         backoff: Mutex::default(),
         activity: audit_activity,
+        incremental: Incremental::new(),
     });
 
     // Evidence policies: one task each, writing while this replica leads.

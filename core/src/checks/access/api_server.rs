@@ -12,7 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::checks::encryption::control_plane::{ApiServer, api_servers, not_observable};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, Severity};
 
 /// `access.api-server-authentication`.
 pub(super) struct ApiServerAuthentication;
@@ -212,6 +212,10 @@ impl Check for ApiServerAuthentication {
         }
     }
 
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[crate::snapshot::KindId::Pod])
+    }
+
     fn evaluate(&self, ctx: &Ctx<'_>, params: &AuthenticationParams) -> Outcome {
         let servers = api_servers(ctx.snapshot);
         if servers.is_empty() {
@@ -255,6 +259,10 @@ impl Check for ApiServerAuthorization {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[crate::snapshot::KindId::Pod])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &AuthorizationParams) -> Outcome {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::activity::{STALE_AFTER_MINUTES, operating};
 use crate::activity::{BoundedCounts, UNAUTHENTICATED};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 
 /// The check.
 pub(super) struct FailedLogins;
@@ -42,6 +42,10 @@ impl Default for FailedLoginsParams {
 
 impl Check for FailedLogins {
     type Params = FailedLoginsParams;
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[]).and_activity()
+    }
 
     fn meta(&self) -> CheckMeta {
         CheckMeta {

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::activity::{STALE_AFTER_MINUTES, operating};
 use crate::activity::{Authenticator, HumanActivity, is_human, username_of};
 use crate::checks::rbac::cluster_admins;
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Reads, Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
 
 /// The check.
 pub(super) struct Mfa;
@@ -47,6 +47,16 @@ impl Default for MfaParams {
 
 impl Check for Mfa {
     type Params = MfaParams;
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::ClusterRole,
+            crate::snapshot::KindId::ClusterRoleBinding,
+            crate::snapshot::KindId::Role,
+            crate::snapshot::KindId::RoleBinding,
+        ])
+        .and_activity()
+    }
 
     fn meta(&self) -> CheckMeta {
         CheckMeta {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::activity::{STALE_AFTER_MINUTES, operating};
 use crate::activity::{hour_start, username_of};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Reads, Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
 
 /// The check.
 pub(super) struct TerminatedIdentities;
@@ -97,6 +97,10 @@ pub fn post_termination_use(
 
 impl Check for TerminatedIdentities {
     type Params = TerminatedParams;
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[]).and_activity()
+    }
 
     fn meta(&self) -> CheckMeta {
         CheckMeta {

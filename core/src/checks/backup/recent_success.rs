@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{SCHEDULE_NAME_LABEL, VELERO_ABSENT, completed_at, cutoff, display_name};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 
 super::duration_param!(MaxAge, "maxAge");
 
@@ -73,6 +73,14 @@ impl Check for RecentSuccess {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::VeleroBackup,
+            crate::snapshot::KindId::VeleroSchedule,
+        ])
+        .and_clock()
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &Params) -> Outcome {

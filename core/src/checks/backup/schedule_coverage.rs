@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{VELERO_ABSENT, display_name};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 
 /// Flags in-scope namespaces that no active Velero Schedule backs up.
 ///
@@ -108,6 +108,13 @@ impl Check for ScheduleCoverage {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::VeleroSchedule,
+            crate::snapshot::KindId::Namespace,
+        ])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &Params) -> Outcome {

@@ -19,7 +19,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 use crate::snapshot::{ClusterSnapshot, DynKind};
 
 /// Why `change.gitops-reconciled` cannot run.
@@ -585,6 +585,22 @@ impl Check for GitopsReconciled {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::ArgoApplication),
+            crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::FluxKustomization),
+            crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::FluxHelmRelease),
+            crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::FluxGitRepository),
+            crate::snapshot::KindId::Deployment,
+            crate::snapshot::KindId::StatefulSet,
+            crate::snapshot::KindId::DaemonSet,
+            crate::snapshot::KindId::CronJob,
+            crate::snapshot::KindId::ReplicaSet,
+            crate::snapshot::KindId::Job,
+            crate::snapshot::KindId::Pod,
+        ])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &Params) -> Outcome {

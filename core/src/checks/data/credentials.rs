@@ -28,7 +28,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 
 use crate::checks::workload::{containers, join_problems};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 
 /// The default credential-name pattern. It is written for the snake_case form of a name
 /// (`dbPwd` → `db_pwd`, `X-Api-Key` → `x_api_key`); see [`Params::name_pattern`].
@@ -728,6 +728,19 @@ impl Check for CredentialsInPlainConfig {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::Deployment,
+            crate::snapshot::KindId::StatefulSet,
+            crate::snapshot::KindId::DaemonSet,
+            crate::snapshot::KindId::CronJob,
+            crate::snapshot::KindId::ReplicaSet,
+            crate::snapshot::KindId::Job,
+            crate::snapshot::KindId::Pod,
+            crate::snapshot::KindId::ConfigMap,
+        ])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &Params) -> Outcome {

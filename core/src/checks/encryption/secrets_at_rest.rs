@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::control_plane::{api_servers, not_observable};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, Severity};
 
 /// The check.
 pub(super) struct SecretsAtRest;
@@ -33,6 +33,10 @@ impl Check for SecretsAtRest {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[crate::snapshot::KindId::Pod])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, _params: &SecretsAtRestParams) -> Outcome {

@@ -8,7 +8,7 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 
 /// The check.
 pub(super) struct EncryptedVolumes;
@@ -211,6 +211,13 @@ impl Check for EncryptedVolumes {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::StorageClass,
+            crate::snapshot::KindId::PersistentVolume,
+        ])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &EncryptedVolumesParams) -> Outcome {

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::checks::encryption::control_plane::{api_servers, not_observable};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, Severity};
 
 /// The check.
 pub(super) struct AuditLog;
@@ -36,6 +36,10 @@ impl Check for AuditLog {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[crate::snapshot::KindId::Pod])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, _params: &AuditLogParams) -> Outcome {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cni::{CniView, considered_note};
 use super::{governs_ingress, selects_all};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 
 /// The check.
 pub(super) struct DefaultDeny;
@@ -79,6 +79,18 @@ impl Check for DefaultDeny {
             remediable: true,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::Namespace,
+            crate::snapshot::KindId::NetworkPolicy,
+            crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::CiliumNetworkPolicy),
+            crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::CiliumClusterwideNetworkPolicy),
+            crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::CalicoNetworkPolicy),
+            crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::CalicoGlobalNetworkPolicy),
+            crate::snapshot::KindId::ServiceAccount,
+        ])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &DefaultDenyParams) -> Outcome {

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::Service;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 
 /// The check.
 pub(super) struct RestrictedExposure;
@@ -130,6 +130,10 @@ impl Check for RestrictedExposure {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[crate::snapshot::KindId::Service])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &RestrictedExposureParams) -> Outcome {

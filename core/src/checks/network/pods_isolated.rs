@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cni::{CniView, PodView, considered_note, service_account};
 use super::governs_ingress;
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 
 /// The check.
 pub(super) struct PodsIsolated;
@@ -61,6 +61,19 @@ impl Check for PodsIsolated {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::Pod,
+            crate::snapshot::KindId::NetworkPolicy,
+            crate::snapshot::KindId::Namespace,
+            crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::CiliumNetworkPolicy),
+            crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::CiliumClusterwideNetworkPolicy),
+            crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::CalicoNetworkPolicy),
+            crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::CalicoGlobalNetworkPolicy),
+            crate::snapshot::KindId::ServiceAccount,
+        ])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &PodsIsolatedParams) -> Outcome {

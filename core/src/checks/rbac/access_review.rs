@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 use crate::crd::{Attestation, parse_instant};
 
 /// The check.
@@ -49,6 +49,10 @@ impl Check for AccessReviewCurrent {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[]).and_clock()
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &AccessReviewCurrentParams) -> Outcome {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::join;
 use super::resolve::{SubjectKey, bindings};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, Severity};
 
 /// The check.
 pub(super) struct Anonymous;
@@ -63,6 +63,15 @@ impl Check for Anonymous {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::ClusterRole,
+            crate::snapshot::KindId::ClusterRoleBinding,
+            crate::snapshot::KindId::Role,
+            crate::snapshot::KindId::RoleBinding,
+        ])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &AnonymousParams) -> Outcome {

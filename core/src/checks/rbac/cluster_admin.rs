@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::resolve::{Resolver, RoleKey, bindings, is_full_access};
 use super::{SubjectPattern, allowed, join, reportable};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, Severity};
 
 /// The check.
 pub(super) struct ClusterAdmin;
@@ -62,6 +62,15 @@ impl Check for ClusterAdmin {
             remediable: false,
             admission: true,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::ClusterRole,
+            crate::snapshot::KindId::ClusterRoleBinding,
+            crate::snapshot::KindId::Role,
+            crate::snapshot::KindId::RoleBinding,
+        ])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &ClusterAdminParams) -> Outcome {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::reportable;
 use super::resolve::bindings;
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 
 /// The check.
 pub(super) struct DefaultServiceAccount;
@@ -59,6 +59,16 @@ impl Check for DefaultServiceAccount {
             remediable: true,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::ClusterRole,
+            crate::snapshot::KindId::ClusterRoleBinding,
+            crate::snapshot::KindId::Role,
+            crate::snapshot::KindId::RoleBinding,
+            crate::snapshot::KindId::ServiceAccount,
+        ])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &DefaultServiceAccountParams) -> Outcome {

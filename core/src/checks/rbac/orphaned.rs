@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::resolve::bindings;
 use super::{join, reportable};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, Severity};
 
 /// The check.
 pub(super) struct OrphanedSubjects;
@@ -45,6 +45,16 @@ impl Check for OrphanedSubjects {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::ClusterRole,
+            crate::snapshot::KindId::ClusterRoleBinding,
+            crate::snapshot::KindId::Role,
+            crate::snapshot::KindId::RoleBinding,
+            crate::snapshot::KindId::ServiceAccount,
+        ])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &OrphanedSubjectsParams) -> Outcome {

@@ -43,7 +43,7 @@ use super::resolve::{
     Binding, Resolver, RoleKey, SubjectKey, bindings, grants_any_named, is_full_access,
 };
 use super::{SubjectPattern, allowed, reportable};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 
 /// The check.
 pub(super) struct PrivilegeEscalation;
@@ -319,6 +319,15 @@ impl Check for PrivilegeEscalation {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::ClusterRole,
+            crate::snapshot::KindId::ClusterRoleBinding,
+            crate::snapshot::KindId::Role,
+            crate::snapshot::KindId::RoleBinding,
+        ])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &PrivilegeEscalationParams) -> Outcome {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::resolve::{Resolver, RoleKey, bindings, grants_any, has_wildcard};
 use super::{SubjectPattern, allowed, join, reportable};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, Severity};
 
 /// The check.
 pub(super) struct SecretsAccess;
@@ -81,6 +81,15 @@ impl Check for SecretsAccess {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::ClusterRole,
+            crate::snapshot::KindId::ClusterRoleBinding,
+            crate::snapshot::KindId::Role,
+            crate::snapshot::KindId::RoleBinding,
+        ])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &SecretsAccessParams) -> Outcome {

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::resolve::{Resolver, RoleKey, bindings, has_wildcard, is_bootstrap};
 use super::{glob, reportable};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 
 /// The check.
 pub(super) struct Wildcards;
@@ -66,6 +66,15 @@ impl Check for Wildcards {
             remediable: false,
             admission: false,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::ClusterRole,
+            crate::snapshot::KindId::ClusterRoleBinding,
+            crate::snapshot::KindId::Role,
+            crate::snapshot::KindId::RoleBinding,
+        ])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &WildcardsParams) -> Outcome {

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{containers, join_problems};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, Severity};
 
 /// Flags privileged containers, privilege escalation, root users, added capabilities, host
 /// namespaces and hostPath volumes. One finding per workload, listing every problem.
@@ -75,6 +75,18 @@ impl Check for Privileged {
             remediable: false,
             admission: true,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::Deployment,
+            crate::snapshot::KindId::StatefulSet,
+            crate::snapshot::KindId::DaemonSet,
+            crate::snapshot::KindId::CronJob,
+            crate::snapshot::KindId::ReplicaSet,
+            crate::snapshot::KindId::Job,
+            crate::snapshot::KindId::Pod,
+        ])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &Params) -> Outcome {

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{ImageRef, containers, join_problems};
-use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, Severity};
 
 /// Flags workloads with images outside the allowed registries, images that are not pinned
 /// (`:latest` or no tag, and no digest: always), and, when `requireDigest` is set, images
@@ -49,6 +49,18 @@ impl Check for TrustedImages {
             remediable: false,
             admission: true,
         }
+    }
+
+    fn reads(&self) -> Reads {
+        Reads::kinds(&[
+            crate::snapshot::KindId::Deployment,
+            crate::snapshot::KindId::StatefulSet,
+            crate::snapshot::KindId::DaemonSet,
+            crate::snapshot::KindId::CronJob,
+            crate::snapshot::KindId::ReplicaSet,
+            crate::snapshot::KindId::Job,
+            crate::snapshot::KindId::Pod,
+        ])
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &Params) -> Outcome {
