@@ -20,8 +20,8 @@ pub type Aggregates = Activity;
 /// client certificates, `JTI=…` for service account tokens).
 pub const CREDENTIAL_ID_EXTRA: &str = "authentication.kubernetes.io/credential-id";
 
-/// How events are turned into aggregates.
-#[derive(Clone, Debug)]
+/// How events are turned into aggregates. `Debug` prints whether a salt is set, never the salt.
+#[derive(Clone)]
 pub struct AggregateConfig {
     /// Prefix of user names (or groups) given by the OIDC authenticator, e.g. `oidc:` or
     /// `https://issuer.example.com#`. `None`: no user is counted as OIDC.
@@ -32,6 +32,17 @@ pub struct AggregateConfig {
     pub max_keys: usize,
     /// Privileged actions listed per hour; the rest are counted in `privileged_dropped`.
     pub max_privileged: usize,
+}
+
+impl std::fmt::Debug for AggregateConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AggregateConfig")
+            .field("oidc_prefix", &self.oidc_prefix)
+            .field("hash_salt", &self.hash_salt.as_ref().map(|_| "<redacted>"))
+            .field("max_keys", &self.max_keys)
+            .field("max_privileged", &self.max_privileged)
+            .finish()
+    }
 }
 
 impl Default for AggregateConfig {
@@ -218,5 +229,19 @@ pub fn display_user(cfg: &AggregateConfig, username: &str) -> String {
     match &cfg.hash_salt {
         None => username.to_owned(),
         Some(salt) => hash_name(&Salt::new(salt.as_str()), username),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn debug_never_prints_the_salt() {
+        let cfg = super::AggregateConfig {
+            hash_salt: Some("pepper-1234".into()),
+            ..Default::default()
+        };
+        let printed = format!("{cfg:?}");
+        assert!(!printed.contains("pepper-1234"), "{printed}");
+        assert!(printed.contains("<redacted>"), "{printed}");
     }
 }
