@@ -120,6 +120,27 @@ impl Reads {
     }
 }
 
+/// [`Reads`] of a check that judges workloads through
+/// [`ClusterSnapshot::workloads`](crate::snapshot::ClusterSnapshot::workloads) (Deployments,
+/// StatefulSets, DaemonSets, CronJobs, ReplicaSets, Jobs and Pods), plus the `extra` kinds it
+/// reads besides: `workload_reads![KindId::PodDisruptionBudget]`.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! workload_reads {
+    ($($extra:expr),* $(,)?) => {
+        $crate::checks::Reads::kinds(&[
+            $crate::snapshot::KindId::Deployment,
+            $crate::snapshot::KindId::StatefulSet,
+            $crate::snapshot::KindId::DaemonSet,
+            $crate::snapshot::KindId::CronJob,
+            $crate::snapshot::KindId::ReplicaSet,
+            $crate::snapshot::KindId::Job,
+            $crate::snapshot::KindId::Pod,
+            $($extra,)*
+        ])
+    };
+}
+
 /// One thing wrong with one resource.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

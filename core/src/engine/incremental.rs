@@ -11,6 +11,10 @@
 //! and scan ages, access review age) — at every evaluation, since `now` moves. Those read
 //! only optional kinds and are cheap next to the workload and RBAC checks.
 //!
+//! Checks that read the audit-event activity ([`Reads::activity`](crate::checks::Reads)) are
+//! re-run at every evaluation while the intake runs: the aggregates have no stamp and change
+//! with every batch. Without the intake they are reused like any other check.
+//!
 //! What is never reused: exceptions and attestations are applied to every outcome at every
 //! evaluation (their expiry depends on `now`), and spec validation runs every time; both are
 //! cheap. The full pass ([`evaluate`](super::evaluate)) stays the reference: the property test
@@ -49,6 +53,9 @@ struct ControlMemo {
 struct CheckMemo {
     inputs: Vec<(KindId, u64)>,
     clock: Option<Timestamp>,
+    /// Whether the outcome was computed from audit-event activity (which has no stamp: it
+    /// changes with every batch received, so such an outcome is never reused).
+    live_activity: bool,
     outcome: Outcome,
 }
 
@@ -119,8 +126,10 @@ impl Incremental {
             }
             let clock = reads.clock.then_some(now);
             let slot = &mut memo.checks[i];
+            let live_activity = reads.activity && ctx.activity.is_some();
             if let Some(m) = slot.as_ref()
-                && !reads.activity
+                && !live_activity
+                && !m.live_activity
                 && m.inputs == inputs
                 && m.clock == clock
             {
@@ -133,6 +142,7 @@ impl Incremental {
             *slot = Some(CheckMemo {
                 inputs,
                 clock,
+                live_activity,
                 outcome: outcome.clone(),
             });
             Ok(outcome)

@@ -72,12 +72,15 @@ pub fn evaluate_control_with_activity(
     activity: Option<&Activity>,
     now: Timestamp,
 ) -> ControlResult {
-    evaluate_control_with(control, snapshot, activity, now, &mut |_: usize,
-                                                                  check: &dyn AnyCheck,
-                                                                  ctx: &Ctx<'_>,
-                                                                  params: Option<
-        &serde_json::Value,
-    >| check.run(ctx, params))
+    evaluate_control_with(
+        control,
+        snapshot,
+        activity,
+        now,
+        &mut |_: usize, check: &dyn AnyCheck, ctx: &Ctx<'_>, params: Option<&serde_json::Value>| {
+            check.run(ctx, params)
+        },
+    )
 }
 
 /// Runs the check at position `i` of a control's `spec.checks` (the full path runs it; the

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::activity::{STALE_AFTER_MINUTES, operating};
 use crate::activity::{Authenticator, HumanActivity, is_human, username_of};
 use crate::checks::rbac::cluster_admins;
-use crate::checks::{Reads, Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 
 /// The check.
 pub(super) struct Mfa;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::activity::{STALE_AFTER_MINUTES, control_ref, operating};
 use crate::activity::PrivilegedAction;
-use crate::checks::{Reads, Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 use crate::crd::parse_instant;
 
 /// The check.

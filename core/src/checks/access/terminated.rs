@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::activity::{STALE_AFTER_MINUTES, operating};
 use crate::activity::{hour_start, username_of};
-use crate::checks::{Reads, Check, CheckMeta, Ctx, Finding, Outcome, ResourceRef, Severity};
+use crate::checks::{Check, CheckMeta, Ctx, Finding, Outcome, Reads, ResourceRef, Severity};
 
 /// The check.
 pub(super) struct TerminatedIdentities;

@@ -378,17 +378,10 @@ impl Check for Alerting {
     }
 
     fn reads(&self) -> Reads {
-        Reads::kinds(&[
+        crate::workload_reads![
             crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::PrometheusRule),
             crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::Alertmanager),
-            crate::snapshot::KindId::Deployment,
-            crate::snapshot::KindId::StatefulSet,
-            crate::snapshot::KindId::DaemonSet,
-            crate::snapshot::KindId::CronJob,
-            crate::snapshot::KindId::ReplicaSet,
-            crate::snapshot::KindId::Job,
-            crate::snapshot::KindId::Pod,
-        ])
+        ]
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &Params) -> Outcome {

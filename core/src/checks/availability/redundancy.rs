@@ -57,16 +57,7 @@ impl Check for Redundancy {
     }
 
     fn reads(&self) -> Reads {
-        Reads::kinds(&[
-            crate::snapshot::KindId::Deployment,
-            crate::snapshot::KindId::StatefulSet,
-            crate::snapshot::KindId::DaemonSet,
-            crate::snapshot::KindId::CronJob,
-            crate::snapshot::KindId::ReplicaSet,
-            crate::snapshot::KindId::Job,
-            crate::snapshot::KindId::Pod,
-            crate::snapshot::KindId::PodDisruptionBudget,
-        ])
+        crate::workload_reads![crate::snapshot::KindId::PodDisruptionBudget,]
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &Params) -> Outcome {

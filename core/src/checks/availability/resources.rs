@@ -49,15 +49,7 @@ impl Check for Resources {
     }
 
     fn reads(&self) -> Reads {
-        Reads::kinds(&[
-            crate::snapshot::KindId::Deployment,
-            crate::snapshot::KindId::StatefulSet,
-            crate::snapshot::KindId::DaemonSet,
-            crate::snapshot::KindId::CronJob,
-            crate::snapshot::KindId::ReplicaSet,
-            crate::snapshot::KindId::Job,
-            crate::snapshot::KindId::Pod,
-        ])
+        crate::workload_reads![]
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &Params) -> Outcome {

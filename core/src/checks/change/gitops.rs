@@ -588,19 +588,12 @@ impl Check for GitopsReconciled {
     }
 
     fn reads(&self) -> Reads {
-        Reads::kinds(&[
+        crate::workload_reads![
             crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::ArgoApplication),
             crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::FluxKustomization),
             crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::FluxHelmRelease),
             crate::snapshot::KindId::Dyn(crate::snapshot::DynKind::FluxGitRepository),
-            crate::snapshot::KindId::Deployment,
-            crate::snapshot::KindId::StatefulSet,
-            crate::snapshot::KindId::DaemonSet,
-            crate::snapshot::KindId::CronJob,
-            crate::snapshot::KindId::ReplicaSet,
-            crate::snapshot::KindId::Job,
-            crate::snapshot::KindId::Pod,
-        ])
+        ]
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &Params) -> Outcome {

@@ -731,16 +731,7 @@ impl Check for CredentialsInPlainConfig {
     }
 
     fn reads(&self) -> Reads {
-        Reads::kinds(&[
-            crate::snapshot::KindId::Deployment,
-            crate::snapshot::KindId::StatefulSet,
-            crate::snapshot::KindId::DaemonSet,
-            crate::snapshot::KindId::CronJob,
-            crate::snapshot::KindId::ReplicaSet,
-            crate::snapshot::KindId::Job,
-            crate::snapshot::KindId::Pod,
-            crate::snapshot::KindId::ConfigMap,
-        ])
+        crate::workload_reads![crate::snapshot::KindId::ConfigMap,]
     }
 
     fn evaluate(&self, ctx: &Ctx<'_>, params: &Params) -> Outcome {
