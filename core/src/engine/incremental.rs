@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use jiff::Timestamp;
 use kube::ResourceExt;
 
-use super::{ControlResult, Evaluation, evaluate_control_with};
+use super::{ControlResult, Evaluation, assemble, evaluate_control_with};
 use crate::activity::Activity;
 use crate::checks::{AnyCheck, Ctx, Outcome, ParamError};
 use crate::crd::{Soc2Control, Soc2ControlSpec};
@@ -78,18 +78,11 @@ impl Incremental {
             let keep: std::collections::HashSet<String> = controls.iter().map(key).collect();
             self.lock().retain(|k, _| keep.contains(k));
         }
-        let mut results: Vec<ControlResult> = controls
+        let results = controls
             .iter()
             .map(|c| self.evaluate_control(c, snapshot, activity, now))
             .collect();
-        results.sort_by(|a, b| {
-            (a.criteria, &a.control_id, &a.name).cmp(&(b.criteria, &b.control_id, &b.name))
-        });
-        Evaluation {
-            evaluated_at: now,
-            objects: snapshot.len(),
-            controls: results,
-        }
+        assemble(results, snapshot, now)
     }
 
     /// One control, as [`evaluate_control`](super::evaluate_control) would give.

@@ -42,10 +42,20 @@ pub fn evaluate_with_activity(
     activity: Option<&Activity>,
     now: Timestamp,
 ) -> Evaluation {
-    let mut results: Vec<ControlResult> = controls
+    let results = controls
         .iter()
         .map(|c| evaluate_control_with_activity(c, snapshot, activity, now))
         .collect();
+    assemble(results, snapshot, now)
+}
+
+/// The evaluation of `results`, sorted by criteria, control id and name: one order for the
+/// full pass and [`Incremental`].
+fn assemble(
+    mut results: Vec<ControlResult>,
+    snapshot: &ClusterSnapshot,
+    now: Timestamp,
+) -> Evaluation {
     results.sort_by(|a, b| {
         (a.criteria, &a.control_id, &a.name).cmp(&(b.criteria, &b.control_id, &b.name))
     });
