@@ -245,6 +245,58 @@ mod tests {
     }
 
     #[test]
+    fn managers_and_annotations_stay_only_where_something_reads_them() {
+        let meta = json!({"name": "x", "namespace": "n",
+            "annotations": {"argocd.argoproj.io/tracking-id": "app:apps/Deployment:n/x",
+                            "deployment.kubernetes.io/revision": "3"},
+            "managedFields": [
+                {"manager": "soc2-operator", "operation": "Apply", "time": "2026-06-01T10:00:00Z"},
+                {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status",
+                 "time": "2026-06-01T10:00:05Z"}]});
+        fn trimmed<K: serde::de::DeserializeOwned + kube::Resource + 'static>(
+            v: serde_json::Value,
+        ) -> K {
+            let mut o: K = serde_json::from_value(v).unwrap();
+            trim(&mut o);
+            o
+        }
+        let managers = |m: &ObjectMeta| -> Vec<String> {
+            m.managed_fields
+                .iter()
+                .flatten()
+                .filter_map(|e| e.manager.clone())
+                .collect()
+        };
+        // Enforcement recognises its own applies by manager on these kinds.
+        let ns: Namespace = trimmed(json!({"metadata": meta}));
+        assert_eq!(
+            managers(&ns.metadata),
+            ["soc2-operator"],
+            "status writer dropped"
+        );
+        let sa: ServiceAccount = trimmed(json!({"metadata": meta}));
+        assert_eq!(managers(&sa.metadata), ["soc2-operator"]);
+        let np: NetworkPolicy = trimmed(json!({"metadata": meta, "spec": {}}));
+        assert_eq!(managers(&np.metadata), ["soc2-operator"]);
+        // Workloads keep managers for change.gitops-managed, and only Argo CD's annotation.
+        let d: Deployment = trimmed(json!({"metadata": meta, "spec": {}}));
+        assert_eq!(managers(&d.metadata), ["soc2-operator"]);
+        let kept: Vec<&String> = d
+            .metadata
+            .annotations
+            .iter()
+            .flatten()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(kept, ["argocd.argoproj.io/tracking-id"]);
+        // Nothing reads either on a ConfigMap or a pod.
+        let cm: k8s_openapi::api::core::v1::ConfigMap = trimmed(json!({"metadata": meta}));
+        assert!(cm.metadata.managed_fields.is_none() && cm.metadata.annotations.is_none());
+        let pod: Pod = trimmed(json!({"metadata": meta}));
+        assert!(pod.metadata.managed_fields.is_none() && pod.metadata.annotations.is_none());
+    }
+
+    #[test]
     fn static_pods_and_bare_replicasets_stay_whole() {
         let static_pod = json!({
             "metadata": {"name": "kube-apiserver-a", "namespace": "kube-system",
