@@ -3,23 +3,30 @@
 //!
 //! `cargo run --profile bench -p soc2-operator --example cache_memory -- [objects] [seed]`
 //!
+//! The child process runs with the operator image's mimalloc settings
+//! (`soc2_operator::MIMALLOC_ENV`) unless they are set in the environment already.
+//!
 //! The parent generates `soc2_core::synth::generate(n, seed)`, dresses every object as an API
 //! server serves it (`synth::served`: managedFields with fieldsV1, defaults, status, pods with
 //! and without controller owners) and writes the result as LIST pages of 500 items, one page
 //! per line. A fresh child process then decodes each page as `kube::core::ObjectList<K>` (what
-//! the watcher's paginated LIST decodes), trims each item (`snapshot::trim`, the caches'
-//! `.modify()` step) and feeds it to a `reflector::store::Writer` as `InitApply`. So the child's
+//! the watcher's paginated LIST decodes) and feeds each item to the operator's cache path
+//! (`controller::caches::admit`: the trim, then the store) as `InitApply`. So the child's
 //! RSS is what an operator pays for its caches, not what the generator allocated. The child then
-//! builds a snapshot, evaluates the baseline controls, applies one change and measures change →
-//! debounce → snapshot → evaluate → status patch computed.
+//! builds the snapshot and evaluates the baseline controls as the operator's first reconcile
+//! does (RSS again: caches + snapshot + evaluation state), and times one changed object of each
+//! of seven kinds through the operator's path: store, recorded change, snapshot updated in
+//! place, incremental evaluation, status computed.
 
 use std::io::{BufRead, BufWriter, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use kube::runtime::reflector::store::Writer;
 use kube::runtime::watcher::Event;
+use soc2_core::engine::Incremental;
 use soc2_core::snapshot::kinds::*;
-use soc2_core::snapshot::{ClusterSnapshot, Objects, trim};
+use soc2_core::snapshot::{KindId, ObjectChange};
+use soc2_operator::controller::caches::store::{Applied, Writer};
+use soc2_operator::controller::caches::{CacheState, Stores, admit, updated_snapshot};
 use soc2_operator::controller::{debounce, status};
 
 /// The operator binary's allocator (mimalloc), wrapped to count the bytes alive, so the
@@ -92,13 +99,53 @@ fn main() {
         objects.len()
     );
     drop(objects);
-    let status = std::process::Command::new(&args[0])
-        .arg("--load")
-        .arg(&path)
-        .status()
-        .expect("child");
+    // The child runs with the allocator settings of the image and the chart (unless they are
+    // set here already, to compare).
+    let mut child = std::process::Command::new(&args[0]);
+    for (name, value) in soc2_operator::MIMALLOC_ENV {
+        if std::env::var_os(name).is_none() {
+            child.env(name, value);
+        }
+    }
+    let settings: Vec<String> = soc2_operator::MIMALLOC_ENV
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "{name}={}",
+                std::env::var(name).unwrap_or(value.to_string())
+            )
+        })
+        .collect();
+    println!("allocator settings: {}", settings.join(" "));
+    let status = child.arg("--load").arg(&path).status().expect("child");
     let _ = std::fs::remove_file(&path);
     std::process::exit(status.code().unwrap_or(1));
+}
+
+/// How many times each kind's object is changed.
+const ROUNDS: usize = 7;
+
+/// Changes the middle object of a store `ROUNDS` times (a label flips) through the cache path
+/// and times each change with `round`.
+macro_rules! flip {
+    ($round:ident, $writer:expr, $label:literal, $kind:ident) => {{
+        let objects = $writer.as_reader().state();
+        let mid = objects.len() / 2;
+        let original = (*objects[mid]).clone();
+        drop(objects);
+        $round($label, &mut |i| {
+            let mut o = original.clone();
+            o.metadata
+                .labels
+                .get_or_insert_default()
+                .insert("bench.soc2.evidence.dev/flip".into(), (i % 2).to_string());
+            let change = match admit(&mut $writer, Event::Apply(o)) {
+                Applied::Upserted(obj) => ObjectChange::upsert(obj),
+                other => panic!("an upsert, not {other:?}"),
+            };
+            (KindId::$kind, change)
+        });
+    }};
 }
 
 fn load(path: &str) {
@@ -108,7 +155,7 @@ fn load(path: &str) {
             #[allow(non_snake_case)]
             struct Writers { $( $field: Writer<$ty>, )* }
             let mut w = Writers { $( $field: Writer::default(), )* };
-            $( w.$field.apply_watcher_event(&Event::Init); )*
+            $( admit(&mut w.$field, Event::Init); )*
             let file = std::io::BufReader::new(std::fs::File::open(path).expect("input"));
             let mut count = 0usize;
             let start = Instant::now();
@@ -126,9 +173,8 @@ fn load(path: &str) {
                 match kind {
                     $( stringify!($field) => {
                         let page: kube::core::ObjectList<$ty> = serde_json::from_str(json).unwrap();
-                        for mut obj in page.items {
-                            trim(&mut obj);
-                            w.$field.apply_watcher_event(&Event::InitApply(obj));
+                        for obj in page.items {
+                            admit(&mut w.$field, Event::InitApply(obj));
                             count += 1;
                             if let Some(last) = per_kind.last_mut() { last.1 += 1; }
                         }
@@ -136,7 +182,7 @@ fn load(path: &str) {
                     other => panic!("unknown kind {other}"),
                 }
             }
-            $( w.$field.apply_watcher_event(&Event::InitDone); )*
+            $( admit(&mut w.$field, Event::InitDone); )*
             let loaded = start.elapsed();
             if let Some(last) = per_kind.last_mut() { last.2 = live_mib() - last_rss; }
             for (kind, n, mib) in &per_kind {
@@ -145,62 +191,105 @@ fn load(path: &str) {
                 }
             }
             let stores_rss = rss_mib();
+            let stores_live = live_mib();
             println!("cached {count} objects in {:.2?}", loaded);
             println!("RSS: {:.1} MiB before, {:.1} MiB with the caches filled (+{:.1} MiB), peak {:.1} MiB while listing; {:.1} MiB allocated and alive", base, stores_rss, stores_rss - base, peak_rss_mib(), live_mib());
 
-            let readers = ( $( w.$field.as_reader(), )* );
-            let objects = || {
-                let ( $( $field, )* ) = &readers;
-                Objects { $( $field: $field.state(), )* ..Objects::default() }
+            let stores = Stores {
+                $( $field: w.$field.as_reader(), )*
+                admission_policies: None,
+                admission_policy_bindings: None,
+                velero_backups: None,
+                velero_schedules: None,
+                velero_restores: None,
+                dynamic: Default::default(),
             };
+            let (tick_tx, _ticks) = tokio::sync::mpsc::unbounded_channel();
+            let state = CacheState::new(1, tick_tx);
 
+            // The operator's first reconcile: a snapshot rebuilt from the stores (sorted lists
+            // sharing the stores' `Arc`s, and the indexes), every control evaluated, statuses.
             let controls = soc2_operator::cli::baseline_controls().expect("baseline");
+            let incremental = Incremental::new();
             let t = Instant::now();
-            let snapshot = ClusterSnapshot::new(objects());
+            let mut snapshot = updated_snapshot(&stores, &state, None);
             let build = t.elapsed();
+            let with_snapshot = live_mib();
             let t = Instant::now();
-            let evaluation = soc2_core::engine::evaluate(&controls, &snapshot, jiff::Timestamp::now());
+            let evaluation = incremental.evaluate(&controls, &snapshot, None, jiff::Timestamp::now());
             let eval = t.elapsed();
-            let peak = rss_mib();
-            println!("snapshot of {} objects built in {:.2?}; {} controls evaluated in {:.2?}", snapshot.len(), build, evaluation.controls.len(), eval);
-            println!("RSS with caches + snapshot + evaluation: {:.1} MiB", peak);
-            let statuses: Vec<_> = evaluation.controls.iter().map(|r| status::desired(r, None, &Default::default(), jiff::Timestamp::now())).collect();
-            drop(snapshot);
+            let mut statuses: Vec<_> = evaluation.controls.iter().map(|r| status::desired(r, None, &Default::default(), jiff::Timestamp::now())).collect();
+            let findings: usize = evaluation.controls.iter().map(|c| c.checks.iter().map(|k| k.findings.len()).sum::<usize>()).sum();
+            drop(evaluation);
+            println!(
+                "snapshot of {} objects built in {:.2?} (+{:.1} MiB alive); {} controls evaluated in {:.2?} ({} findings; the evaluation memo and the statuses +{:.1} MiB alive)",
+                snapshot.len(), build, with_snapshot - stores_live, statuses.len(), eval, findings, live_mib() - with_snapshot
+            );
+            println!("RSS with caches + snapshot + evaluation memo + statuses (the operator's steady state): {:.1} MiB; {:.1} MiB alive", rss_mib(), live_mib());
 
-            // One change: a namespace gets a label. Watch event -> store -> tick -> debounce ->
-            // snapshot -> evaluate -> status patch computed.
+            // One change of each kind, through the operator's path: watch event -> trim ->
+            // store -> recorded change -> snapshot updated in place -> incremental evaluation
+            // -> status computed. Each kind is changed `ROUNDS` times (a label flips); the
+            // median is reported.
+            let now = jiff::Timestamp::now();
+            let mut round = |label: &str, apply: &mut dyn FnMut(usize) -> (KindId, ObjectChange)| {
+                let mut times = Vec::new();
+                let mut parts = [std::time::Duration::ZERO; 3];
+                let (ran0, _) = incremental.counts();
+                for i in 0..ROUNDS {
+                    let t = Instant::now();
+                    let (kind, change) = apply(i);
+                    state.record(kind, change);
+                    state.changed();
+                    // Nothing else holds the previous snapshot (as in the operator between
+                    // reconciles), so the change is applied in place.
+                    let previous = std::mem::take(&mut snapshot);
+                    snapshot = updated_snapshot(&stores, &state, Some(previous));
+                    parts[0] += t.elapsed();
+                    let te = Instant::now();
+                    let evaluation = incremental.evaluate(&controls, &snapshot, None, now);
+                    parts[1] += te.elapsed();
+                    let ts = Instant::now();
+                    for (r, prev) in evaluation.controls.iter().zip(statuses.iter_mut()) {
+                        let desired = status::desired(r, Some(prev), &Default::default(), now);
+                        if status::needs_write(Some(prev), &desired) {
+                            let _body = status::apply_body(&desired);
+                            *prev = desired;
+                        }
+                    }
+                    parts[2] += ts.elapsed();
+                    times.push(t.elapsed());
+                }
+                times.sort();
+                let (ran1, _) = incremental.counts();
+                let mean = |d: std::time::Duration| d / ROUNDS as u32;
+                println!(
+                    "  {label:<14} {:>9.2?} median, {:>9.2?} max  ({} check runs per change; mean: change to snapshot {:.2?}, evaluation {:.2?}, statuses {:.2?})",
+                    times[ROUNDS / 2], times[ROUNDS - 1], (ran1 - ran0) / ROUNDS as u64, mean(parts[0]), mean(parts[1]), mean(parts[2])
+                );
+            };
+            println!("one changed object -> status computed (apply, snapshot update, incremental evaluation, status), {ROUNDS} rounds:");
+            flip!(round, w.pods, "Pod", Pod);
+            flip!(round, w.deployments, "Deployment", Deployment);
+            flip!(round, w.role_bindings, "RoleBinding", RoleBinding);
+            flip!(round, w.namespaces, "Namespace", Namespace);
+            flip!(round, w.network_policies, "NetworkPolicy", NetworkPolicy);
+            flip!(round, w.config_maps, "ConfigMap", ConfigMap);
+            flip!(round, w.services, "Service", Service);
+            println!("RSS after the changes: {:.1} MiB; {:.1} MiB alive", rss_mib(), live_mib());
+
+            // The debounce the controller puts in front of the work above.
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             let (tx, rx) = futures::channel::mpsc::unbounded::<()>();
             let t0 = Instant::now();
-            let mut ns: Namespace = (*w.namespaces.as_reader().state()[0]).clone();
-            ns.metadata.labels.get_or_insert_default().insert("changed".into(), "yes".into());
-            trim(&mut ns);
-            w.namespaces.apply_watcher_event(&Event::Apply(ns));
             tx.unbounded_send(()).unwrap();
-            let debounced_at = rt.block_on(async {
+            rt.block_on(async {
                 use futures::StreamExt;
                 let s = debounce::debounced(rx, debounce::QUIET, debounce::MAX_DELAY);
                 futures::pin_mut!(s);
                 s.next().await;
-                Instant::now()
             });
-            let snapshot = ClusterSnapshot::new(objects());
-            let evaluation = soc2_core::engine::evaluate(&controls, &snapshot, jiff::Timestamp::now());
-            let mut writes = 0;
-            for (r, prev) in evaluation.controls.iter().zip(&statuses) {
-                let desired = status::desired(r, Some(prev), &Default::default(), jiff::Timestamp::now());
-                if status::needs_write(Some(prev), &desired) {
-                    writes += 1;
-                    let _body = status::apply_body(&desired);
-                }
-            }
-            let total = t0.elapsed();
-            let work = total - debounced_at.duration_since(t0);
-            println!(
-                "change -> status computed: {:.2?} total ({:.2?} debounce quiet period + {:.2?} snapshot/evaluate/status; {} status write(s) needed)",
-                total, debounced_at.duration_since(t0), work, writes
-            );
-            let _ = Duration::ZERO;
+            println!("debounce quiet period before a reconcile: {:.2?}", t0.elapsed());
         };
     }
     soc2_core::for_each_core_kind!(writers);

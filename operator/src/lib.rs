@@ -117,9 +117,44 @@ impl From<soc2_core::Error> for Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub mod audit_events;
+
 pub mod cli;
 pub mod controller;
 pub mod http;
 pub mod live;
 pub mod metrics;
 pub mod telemetry;
+
+/// The mimalloc settings the image (`Dockerfile`) and the chart's Deployment run the operator
+/// with: arena memory committed on demand (`ARENA_EAGER_COMMIT=0`) and freed memory returned to
+/// the OS at once (`PURGE_DELAY=0`, default 1 s), so RSS follows the live data instead of
+/// keeping up to a third more committed (BENCHMARKS.md, "Operator: watch-cache memory").
+/// `examples/cache_memory.rs` measures with them.
+pub const MIMALLOC_ENV: [(&str, &str); 2] = [
+    ("MIMALLOC_ARENA_EAGER_COMMIT", "0"),
+    ("MIMALLOC_PURGE_DELAY", "0"),
+];
+
+#[cfg(test)]
+mod tests {
+    /// The image and the chart set what the memory benchmark measured with.
+    #[test]
+    fn the_image_and_the_chart_run_with_the_measured_allocator_settings() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        let dockerfile = std::fs::read_to_string(format!("{root}/Dockerfile")).expect("Dockerfile");
+        let chart = std::fs::read_to_string(format!(
+            "{root}/charts/soc2-operator/templates/deployment.yaml"
+        ))
+        .expect("chart");
+        for (name, value) in super::MIMALLOC_ENV {
+            assert!(
+                dockerfile.contains(&format!("{name}={value}")),
+                "Dockerfile: {name}"
+            );
+            assert!(
+                chart.contains(&format!("- name: {name}\n              value: \"{value}\"")),
+                "chart: {name}"
+            );
+        }
+    }
+}

@@ -2,9 +2,9 @@
 //!
 //! The operator's watch caches report each change as an [`ObjectChange`] of a [`KindId`];
 //! [`ClusterSnapshot::apply`] puts it into that kind's sorted list (a binary search and one
-//! insert, replace or remove), refreshes only the index entries of that object (or of its
-//! namespace, for the per-namespace lists) and gives that kind a fresh stamp. Every other kind
-//! keeps its list, its index parts and its stamp, which is what lets the engine's
+//! insert, replace or remove; the [`Index`](super::Index) searches the lists, so it has nothing
+//! to refresh) and gives that kind a fresh stamp. Every other kind keeps its list and its
+//! stamp, which is what lets the engine's
 //! [`Incremental`](crate::engine::Incremental) evaluator reuse the outcomes of checks that do
 //! not read the kind. A snapshot built by [`ClusterSnapshot::new`] from the same objects is
 //! equal to one kept up to date this way (the property test in `engine::incremental` checks
@@ -73,9 +73,7 @@ impl ClusterSnapshot {
     pub fn apply(&mut self, kind: KindId, change: ObjectChange) -> Result<(), KindMismatch> {
         match change {
             ObjectChange::Upsert(obj) => {
-                let (namespace, name) = self.objects.visit_kind(kind, Upsert(obj, kind))?;
-                self.index
-                    .refresh(&self.objects, kind, namespace.as_deref(), &name);
+                self.objects.visit_kind(kind, Upsert(obj, kind))?;
             }
             ObjectChange::Remove { namespace, name } => {
                 if !self
@@ -84,8 +82,6 @@ impl ClusterSnapshot {
                 {
                     return Ok(());
                 }
-                self.index
-                    .refresh(&self.objects, kind, namespace.as_deref(), &name);
             }
         }
         self.stamps.bump(kind);

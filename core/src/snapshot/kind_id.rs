@@ -195,22 +195,23 @@ pub(crate) fn position<K: Resource>(
 pub(crate) struct Upsert(pub Arc<dyn Any + Send + Sync>, pub KindId);
 
 impl KindVisitor for Upsert {
-    type Out = Result<(Option<String>, String), KindMismatch>;
+    type Out = Result<(), KindMismatch>;
     fn visit<K: SnapshotObject>(self, slot: Slot<'_, K>) -> Self::Out {
         let obj = self.0.downcast::<K>().map_err(|_| KindMismatch(self.1))?;
         let list = match slot {
             Slot::Always(l) => l,
             Slot::Optional(l) => l.get_or_insert_default(),
         };
-        let (ns, name) = (
-            obj.meta().namespace.clone(),
-            obj.meta().name.clone().unwrap_or_default(),
-        );
-        match position(list, ns.as_deref(), &name) {
+        let meta = obj.meta();
+        match position(
+            list,
+            meta.namespace.as_deref(),
+            meta.name.as_deref().unwrap_or(""),
+        ) {
             Ok(i) => list[i] = obj,
             Err(i) => list.insert(i, obj),
         }
-        Ok((ns, name))
+        Ok(())
     }
 }
 

@@ -268,7 +268,6 @@ impl InventoryItem {
 #[derive(Clone, Debug, Default)]
 pub struct ClusterSnapshot {
     objects: Objects,
-    index: Index,
     stamps: Stamps,
 }
 
@@ -280,20 +279,18 @@ impl std::ops::Deref for ClusterSnapshot {
 }
 
 impl ClusterSnapshot {
-    /// Sorts the objects and builds the indexes. Every kind gets a fresh stamp.
+    /// Sorts the objects (what the [`Index`] searches). Every kind gets a fresh stamp.
     pub fn new(mut objects: Objects) -> Self {
         objects.sort();
-        let index = Index::build(&objects);
         Self {
             objects,
-            index,
             stamps: Stamps::fresh(),
         }
     }
 
-    /// The indexes over the objects.
-    pub fn index(&self) -> &Index {
-        &self.index
+    /// Lookups by name and by namespace over the objects.
+    pub fn index(&self) -> Index<'_> {
+        Index::new(&self.objects)
     }
 
     /// The raw objects.

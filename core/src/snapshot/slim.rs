@@ -1,5 +1,5 @@
-//! Slim per-kind types for the kinds that dominate a cluster's object count: pods and the
-//! workloads that carry a pod template.
+//! Slim per-kind types for the kinds that dominate a cluster's object count: pods, the
+//! workloads that carry a pod template, and Services.
 //!
 //! The k8s-openapi structs hold every optional field inline: a `Pod` is 2.4 KB before any of its
 //! contents, a `Container` 2.3 KB, a `Volume` 3.3 KB, an `EnvVar` 360 B. A pod as an API server
@@ -473,3 +473,45 @@ pub struct CronJob {
     pub spec: CronJobSpec,
 }
 slim_resource!(CronJob, k8s_openapi::api::batch::v1::CronJob);
+
+/// The parts of a Service's spec `network.restricted-exposure` reads. Selectors, cluster IPs,
+/// IP families, session affinity and the rest are not kept (`ServiceSpec` is 800 bytes inline
+/// in k8s-openapi before any of its contents).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpec {
+    /// `type`: ClusterIP, NodePort, LoadBalancer or ExternalName.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    /// `ports`, with the node port only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ports: Option<Vec<ServicePort>>,
+    /// `externalIPs`.
+    #[serde(
+        default,
+        rename = "externalIPs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub external_ips: Option<Vec<String>>,
+}
+
+/// A Service port: the node port it opens, if any.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePort {
+    /// `nodePort`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_port: Option<i32>,
+}
+
+/// A Service.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+pub struct Service {
+    /// Metadata (annotations kept: internal load-balancer annotations).
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    /// Spec.
+    #[serde(default)]
+    pub spec: Option<ServiceSpec>,
+}
+slim_resource!(Service, core::Service);

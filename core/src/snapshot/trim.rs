@@ -35,8 +35,12 @@ pub fn controlled_by(meta: &ObjectMeta, kinds: &[&str]) -> bool {
 
 /// Drops the bulky parts of metadata: the field sets of `managedFields` and the entries of status
 /// writers (the manager names, operations and times of the others stay, for the
-/// change-management check) and the last-applied annotation.
+/// change-management check), the last-applied annotation, and the `uid` and `generateName`
+/// that nothing reads (owner references carry their own uid; the inventory keys objects by
+/// kind, namespace and name and keeps the resourceVersion).
 pub fn trim_metadata(meta: &mut ObjectMeta) {
+    meta.uid = None;
+    meta.generate_name = None;
     if let Some(fields) = meta.managed_fields.as_mut() {
         // Status writers are not changes (`change.gitops-managed`) nor enforcement's applies.
         fields.retain(|entry| entry.subresource.as_deref() != Some("status"));
@@ -100,10 +104,10 @@ fn is_workload<K: 'static>() -> bool {
 /// ReplicaSets, Jobs, RBAC objects, ConfigMaps and the rest drop them: no check reads them, and
 /// each map costs a 540-byte B-tree node plus its strings.
 pub fn keeps_annotations<K: 'static>() -> bool {
+    use super::slim::Service;
     use k8s_openapi::api::admissionregistration::v1::{
         ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
     };
-    use k8s_openapi::api::core::v1::Service;
     use k8s_openapi::api::networking::v1::Ingress;
     use std::any::TypeId;
     let kind = TypeId::of::<K>();

@@ -110,6 +110,26 @@ pub async fn reconcile(
 /// inputs changed since this control's previous evaluation run again
 /// ([`Incremental`](soc2_core::engine::Incremental)); the result is the full evaluation's.
 pub fn evaluate(ctx: &Context, control: &Soc2Control, snapshot: &ClusterSnapshot) -> ControlResult {
+    evaluate_aged(ctx, control, snapshot).result
+}
+
+/// What [`evaluate`] computes for the status: the result, its findings' aging (computed once
+/// per reconcile: it hashes every finding) and the evaluation time.
+pub struct Evaluated {
+    /// The control's result.
+    pub result: ControlResult,
+    /// Its findings' ages, continued from the control's status.
+    pub aged: soc2_core::engine::aging::Aging,
+    /// When it was evaluated.
+    pub now: Timestamp,
+}
+
+/// [`evaluate`], keeping the aging and the time for the status.
+pub fn evaluate_aged(
+    ctx: &Context,
+    control: &Soc2Control,
+    snapshot: &ClusterSnapshot,
+) -> Evaluated {
     let now = Timestamp::now();
     // Only controls with an activity check pay for the copy of the aggregates.
     let reads_activity = control
@@ -128,7 +148,7 @@ pub fn evaluate(ctx: &Context, control: &Soc2Control, snapshot: &ClusterSnapshot
     ctx.metrics.record_result(&result);
     let aged = status::aging(&result, control.status.as_ref(), &sla_policy(control), now);
     ctx.metrics.record_aging(&result.name, &aged);
-    result
+    Evaluated { result, aged, now }
 }
 
 /// The control's remediation SLAs (fields that cannot be read keep their defaults; validation
@@ -151,7 +171,7 @@ fn still_enforced(ctx: &Context, name: &str) -> BTreeSet<String> {
 /// Step: the live control (evaluate, enforce or relax, status, events).
 async fn apply(control: &Soc2Control, ctx: &Context) -> Result<Action> {
     let snapshot = ctx.snapshot();
-    let result = evaluate(ctx, control, &snapshot);
+    let Evaluated { result, aged, now } = evaluate_aged(ctx, control, &snapshot);
     let valid = result.spec_errors.is_empty();
     let mut report = EnforcementReport::default();
     let mut actions = Vec::new();
@@ -191,14 +211,7 @@ async fn apply(control: &Soc2Control, ctx: &Context) -> Result<Action> {
         }
         Enforcement::Audit => {}
     }
-    let now = Timestamp::now();
-    let mut desired = status::desired_with_sla(
-        &result,
-        control.status.as_ref(),
-        &report,
-        &sla_policy(control),
-        now,
-    );
+    let mut desired = status::desired_aged(&result, aged, control.status.as_ref(), &report, now);
     status::add_audit_events_condition(&mut desired, &result, control.status.as_ref(), now);
     write_status(ctx, control, &desired).await?;
     publish_events(ctx, control, control.status.as_ref(), &desired, &actions).await;

@@ -84,6 +84,18 @@ pub fn desired_with_sla(
     now: Timestamp,
 ) -> Soc2ControlStatus {
     let aged = aging(result, previous, policy, now);
+    desired_aged(result, aged, previous, enforcement, now)
+}
+
+/// [`desired_with_sla`] with the findings' aging already computed ([`aging`] with the same
+/// result, previous status, policy and time).
+pub fn desired_aged(
+    result: &ControlResult,
+    aged: Aging,
+    previous: Option<&Soc2ControlStatus>,
+    enforcement: &EnforcementReport,
+    now: Timestamp,
+) -> Soc2ControlStatus {
     let prev_conditions: &[Condition] = previous.map_or(&[], |s| s.conditions.as_slice());
     let generation = result.generation;
     let invalid = !result.spec_errors.is_empty() || result.status == Status::Error;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Service;
+use crate::snapshot::kinds::Service;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
