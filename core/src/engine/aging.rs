@@ -14,7 +14,7 @@
 //! - At most [`MAX_TRACKED`] records per control; present findings before cleared ones, oldest
 //!   first. A finding beyond the bound is treated as new at each evaluation.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
@@ -208,7 +208,7 @@ fn secs(d: SignedDuration) -> u64 {
 /// A previous record still usable at `now`: not cleared longer ago than the grace period and
 /// with a readable `firstSeen`.
 fn live<'a>(
-    prev: &'a BTreeMap<&str, &FindingAge>,
+    prev: &'a HashMap<&str, &FindingAge>,
     id: &str,
     grace: SignedDuration,
     now: Timestamp,
@@ -233,9 +233,11 @@ pub fn track(
     policy: &SlaPolicy,
     now: Timestamp,
 ) -> Aging {
-    let prev: BTreeMap<&str, &FindingAge> = previous.iter().map(|r| (r.id.as_str(), r)).collect();
-    let mut records: BTreeMap<String, FindingAge> = BTreeMap::new();
+    let prev: HashMap<&str, &FindingAge> = previous.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut records: HashMap<String, FindingAge> = HashMap::new();
     let mut open = Vec::new();
+    // Formatted once: every finding seen for the first time now gets it.
+    let now_rfc3339 = rfc3339(now);
 
     for c in result
         .checks
@@ -245,16 +247,17 @@ pub fn track(
         let sla = policy.for_severity(c.severity);
         for f in &c.findings {
             let id = finding_id(&c.check, &f.resource, &f.message);
-            let (first_seen, paused, was_overdue) = match live(&prev, &id, policy.grace, now) {
-                Some((rec, first)) => {
-                    let mut paused = rec.paused_seconds;
-                    if let Some(since) = rec.paused_since.as_deref().and_then(ts) {
-                        paused = paused.saturating_add(secs(now.duration_since(since)));
+            let (first_seen, first_seen_text, paused, was_overdue) =
+                match live(&prev, &id, policy.grace, now) {
+                    Some((rec, first)) => {
+                        let mut paused = rec.paused_seconds;
+                        if let Some(since) = rec.paused_since.as_deref().and_then(ts) {
+                            paused = paused.saturating_add(secs(now.duration_since(since)));
+                        }
+                        (first, &rec.first_seen, paused, rec.overdue)
                     }
-                    (first, paused, rec.overdue)
-                }
-                None => (now, 0, false),
-            };
+                    None => (now, &now_rfc3339, 0, false),
+                };
             let paused_d = SignedDuration::from_secs(i64::try_from(paused).unwrap_or(i64::MAX));
             let age = now
                 .duration_since(first_seen)
@@ -268,7 +271,7 @@ pub fn track(
             records.entry(id.clone()).or_insert_with(|| FindingAge {
                 id: id.clone(),
                 check: c.check.clone(),
-                first_seen: rfc3339(first_seen),
+                first_seen: first_seen_text.clone(),
                 last_seen: None,
                 paused_seconds: paused,
                 paused_since: None,
@@ -350,15 +353,21 @@ pub fn track(
     }
 
     let mut ages: Vec<FindingAge> = records.into_values().collect();
-    // Present before cleared, oldest first; the RFC 3339 strings sort as times.
-    ages.sort_by(|a, b| {
+    // Present before cleared, oldest first; the RFC 3339 strings sort as times. Ids are unique,
+    // so this order is total: the first MAX_TRACKED are found without sorting them all.
+    let keep_first = |a: &FindingAge, b: &FindingAge| {
         (a.last_seen.is_some(), &a.first_seen, &a.id).cmp(&(
             b.last_seen.is_some(),
             &b.first_seen,
             &b.id,
         ))
-    });
-    ages.truncate(MAX_TRACKED);
+    };
+    if ages.len() > MAX_TRACKED {
+        ages.select_nth_unstable_by(MAX_TRACKED, keep_first);
+        ages.truncate(MAX_TRACKED);
+    }
+    // The status keeps this list: not the room of every record built above.
+    ages.shrink_to_fit();
     ages.sort_by(|a, b| (&a.first_seen, &a.id).cmp(&(&b.first_seen, &b.id)));
     Aging { open, ages }
 }

@@ -8,7 +8,7 @@
 //! (`checks::testing::run_scoped`, `tests/trim.rs`), so a trim that drops a field some check
 //! reads fails the suite.
 
-use k8s_openapi::api::core::v1::{Namespace, Node, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolumeClaim, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 
 use super::slim::{
@@ -59,6 +59,14 @@ pub fn trim_metadata(meta: &mut ObjectMeta) {
             meta.annotations = None;
         }
     }
+}
+
+/// Whether this object keeps its `managedFields`, on a kind that [`keeps_managed_fields`]:
+/// of the ServiceAccounts only the `default` ones, the only ones enforcement sets a field on
+/// (`automountServiceAccountToken`).
+fn keeps_managed_fields_of<K: kube::Resource + 'static>(obj: &K) -> bool {
+    std::any::TypeId::of::<K>() != std::any::TypeId::of::<ServiceAccount>()
+        || obj.meta().name.as_deref() == Some("default")
 }
 
 /// Whether objects of type `K` keep their `managedFields` (manager, operation, time): the
@@ -136,7 +144,9 @@ pub fn keeps_annotations<K: 'static>() -> bool {
 ///   other check reads their owner's template; static and bare pods keep their whole spec;
 /// - ReplicaSets run by a Deployment drop their pod template and Jobs run by a CronJob their
 ///   template's spec, judged through the owner's;
-/// - nodes drop their image list, attached volumes and addresses;
+/// - nodes drop their status (checks read their name and `spec.unschedulable`);
+/// - PersistentVolumeClaims keep only their metadata: no check reads a claim's spec or status
+///   (volumes are judged through the PersistentVolume and the pod's volume source);
 /// - Cilium and Calico policies drop their `status`, Trivy vulnerability reports keep only ids,
 ///   severities, packages, versions, images and timestamps, cert-manager Certificates keep only
 ///   `spec.secretName`, readiness and expiry ([`super::dynamic`]); Velero objects stay whole.
@@ -147,7 +157,7 @@ pub fn keeps_annotations<K: 'static>() -> bool {
 /// Inventory digests are of the trimmed object.
 pub fn trim<K: kube::Resource + 'static>(obj: &mut K) {
     trim_metadata(obj.meta_mut());
-    if !keeps_managed_fields::<K>() {
+    if !keeps_managed_fields::<K>() || !keeps_managed_fields_of(obj) {
         obj.meta_mut().managed_fields = None;
     }
     if !keeps_annotations::<K>() {
@@ -176,13 +186,11 @@ pub fn trim<K: kube::Resource + 'static>(obj: &mut K) {
         }
     } else if let Some(obj) = any.downcast_mut::<kube::core::DynamicObject>() {
         super::dynamic::trim_data(obj);
-    } else if let Some(node) = any.downcast_mut::<Node>()
-        && let Some(status) = node.status.as_mut()
-    {
-        status.images = None;
-        status.volumes_attached = None;
-        status.volumes_in_use = None;
-        status.addresses = None;
+    } else if let Some(node) = any.downcast_mut::<Node>() {
+        node.status = None;
+    } else if let Some(claim) = any.downcast_mut::<PersistentVolumeClaim>() {
+        claim.spec = None;
+        claim.status = None;
     }
 }
 
@@ -278,8 +286,13 @@ mod tests {
             ["soc2-operator"],
             "status writer dropped"
         );
-        let sa: ServiceAccount = trimmed(json!({"metadata": meta}));
+        let mut default_sa = meta.clone();
+        default_sa["name"] = json!("default");
+        let sa: ServiceAccount = trimmed(json!({"metadata": default_sa}));
         assert_eq!(managers(&sa.metadata), ["soc2-operator"]);
+        // Enforcement sets fields on `default` ServiceAccounts only.
+        let sa: ServiceAccount = trimmed(json!({"metadata": meta}));
+        assert!(sa.metadata.managed_fields.is_none());
         let np: NetworkPolicy = trimmed(json!({"metadata": meta, "spec": {}}));
         assert_eq!(managers(&np.metadata), ["soc2-operator"]);
         // Workloads keep managers for change.gitops-managed, and only Argo CD's annotation.
@@ -329,7 +342,7 @@ mod tests {
     }
 
     #[test]
-    fn cronjob_jobs_and_node_images_are_dropped_config_map_data_is_not() {
+    fn cronjob_jobs_node_status_and_claim_contents_are_dropped_config_map_data_is_not() {
         let mut job: Job = serde_json::from_value(json!({
             "metadata": {"name": "j", "namespace": "n",
                          "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "c", "uid": "u", "controller": true}]},
@@ -345,8 +358,18 @@ mod tests {
         }))
         .unwrap();
         trim(&mut node);
-        assert!(node.status.as_ref().unwrap().images.is_none());
+        assert!(node.status.is_none());
         assert_eq!(node.spec.unwrap().unschedulable, Some(true));
+
+        let mut claim: PersistentVolumeClaim = serde_json::from_value(json!({
+            "metadata": {"name": "data", "namespace": "n", "labels": {"app": "db"}},
+            "spec": {"storageClassName": "gp3", "accessModes": ["ReadWriteOnce"]},
+            "status": {"phase": "Bound"}
+        }))
+        .unwrap();
+        trim(&mut claim);
+        assert!(claim.spec.is_none() && claim.status.is_none());
+        assert_eq!(claim.metadata.name.as_deref(), Some("data"));
 
         let mut cm: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(json!({
             "metadata": {"name": "c", "namespace": "n"},
