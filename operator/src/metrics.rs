@@ -196,7 +196,7 @@ impl Metrics {
     }
 
     /// Records a control's finding ages (`control` is its `metadata.name`).
-    pub fn record_aging(&self, control: &str, aging: &Aging) {
+    pub fn record_aging(&self, control: &str, aging: &Aging<'_>) {
         let by = aging.overdue_by_severity();
         for sev in SEVERITIES {
             self.findings_overdue

@@ -117,44 +117,49 @@ pub fn severity_name(s: Severity) -> &'static str {
 /// The stable id of a finding: the first 16 hex digits of SHA-256 over the check id, the
 /// resource (kind, namespace, name) and the message with digit runs replaced by `#`.
 pub fn finding_id(check: &str, resource: &ResourceRef, message: &str) -> String {
-    let mut what = String::with_capacity(message.len());
-    let mut in_digits = false;
-    for ch in message.chars() {
-        if ch.is_ascii_digit() {
-            if !in_digits {
-                what.push('#');
-            }
-            in_digits = true;
-        } else {
-            what.push(ch);
-            in_digits = false;
-        }
-    }
     let mut h = Sha256::new();
     for part in [
         check,
         &resource.kind,
         resource.namespace.as_deref().unwrap_or(""),
         &resource.name,
-        &what,
     ] {
         h.update(part.as_bytes());
         h.update([0u8]);
     }
+    // The message, each run of ASCII digits fed as one `#`, without building the copy (UTF-8
+    // continuation bytes are never ASCII digits, so bytes give what chars gave).
+    let bytes = message.as_bytes();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() {
+            h.update(&bytes[start..i]);
+            h.update(b"#");
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    h.update(&bytes[start..]);
+    h.update([0u8]);
     hex::encode(&h.finalize()[..8])
 }
 
-/// A failing finding with its age.
+/// A failing finding with its age, borrowing the check id and the finding from the result it
+/// was aged from (a control can have tens of thousands; copying each was most of the cost).
 #[derive(Clone, Debug, PartialEq)]
-pub struct AgedFinding {
+pub struct AgedFinding<'a> {
     /// Stable id.
     pub id: String,
     /// Check id.
-    pub check: String,
+    pub check: &'a str,
     /// Severity of the check.
     pub severity: Option<Severity>,
     /// The finding.
-    pub finding: Finding,
+    pub finding: &'a Finding,
     /// When first seen.
     pub first_seen: Timestamp,
     /// Open time, excepted intervals not counted.
@@ -169,14 +174,14 @@ pub struct AgedFinding {
 
 /// The aging of one control's findings at one evaluation.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Aging {
+pub struct Aging<'a> {
     /// Every failing (not excepted) finding, in check order.
-    pub open: Vec<AgedFinding>,
+    pub open: Vec<AgedFinding<'a>>,
     /// The records to persist in `status.findingAges`, sorted by `firstSeen` then id.
     pub ages: Vec<FindingAge>,
 }
 
-impl Aging {
+impl Aging<'_> {
     /// Overdue findings per severity name (only severities with at least one).
     pub fn overdue_by_severity(&self) -> BTreeMap<String, u64> {
         let mut m = BTreeMap::new();
@@ -226,13 +231,13 @@ fn live<'a>(
 /// Ages the findings of `result` at `now`, continuing from the `previous` records.
 /// `previous_evaluated` (the status's `lastEvaluated`) dates the `lastSeen` of findings that
 /// are gone.
-pub fn track(
-    result: &ControlResult,
+pub fn track<'a>(
+    result: &'a ControlResult,
     previous: &[FindingAge],
     previous_evaluated: Option<Timestamp>,
     policy: &SlaPolicy,
     now: Timestamp,
-) -> Aging {
+) -> Aging<'a> {
     let prev: HashMap<&str, &FindingAge> = previous.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut records: HashMap<String, FindingAge> = HashMap::new();
     let mut open = Vec::new();
@@ -279,9 +284,9 @@ pub fn track(
             });
             open.push(AgedFinding {
                 id,
-                check: c.check.clone(),
+                check: &c.check,
                 severity: c.severity,
-                finding: f.clone(),
+                finding: f,
                 first_seen,
                 age,
                 due,
@@ -375,14 +380,14 @@ pub fn track(
 /// Which open findings to show within `max`, in display order: every failing check is
 /// represented (highest severity first when there are more checks than room), the rest of the
 /// room goes by severity, then overdue and oldest first. Returns indices into `open`.
-pub fn select(open: &[AgedFinding], max: usize) -> Vec<usize> {
+pub fn select(open: &[AgedFinding<'_>], max: usize) -> Vec<usize> {
     let rank = |i: &usize| {
         let f = &open[*i];
         (
             std::cmp::Reverse(f.severity),
             std::cmp::Reverse(f.overdue),
             std::cmp::Reverse(f.age),
-            f.check.as_str(),
+            f.check,
             &f.finding,
         )
     };
@@ -395,7 +400,7 @@ pub fn select(open: &[AgedFinding], max: usize) -> Vec<usize> {
         if chosen.len() >= max {
             break;
         }
-        if checks.insert(open[i].check.as_str()) {
+        if checks.insert(open[i].check) {
             chosen.insert(i);
         }
     }

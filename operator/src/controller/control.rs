@@ -15,6 +15,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use kube::runtime::finalizer::{self, Event as FinalizerEvent};
 use kube::{Resource, ResourceExt};
+use soc2_core::engine::aging::Aging;
 use tracing::{info, instrument, warn};
 
 use super::Context;
@@ -110,26 +111,17 @@ pub async fn reconcile(
 /// inputs changed since this control's previous evaluation run again
 /// ([`Incremental`](soc2_core::engine::Incremental)); the result is the full evaluation's.
 pub fn evaluate(ctx: &Context, control: &Soc2Control, snapshot: &ClusterSnapshot) -> ControlResult {
-    evaluate_aged(ctx, control, snapshot).result
+    let (result, now) = evaluate_at(ctx, control, snapshot);
+    age(ctx, control, &result, now);
+    result
 }
 
-/// What [`evaluate`] computes for the status: the result, its findings' aging (computed once
-/// per reconcile: it hashes every finding) and the evaluation time.
-pub struct Evaluated {
-    /// The control's result.
-    pub result: ControlResult,
-    /// Its findings' ages, continued from the control's status.
-    pub aged: soc2_core::engine::aging::Aging,
-    /// When it was evaluated.
-    pub now: Timestamp,
-}
-
-/// [`evaluate`], keeping the aging and the time for the status.
-pub fn evaluate_aged(
+/// The evaluation of [`evaluate`] and its time, without the aging.
+fn evaluate_at(
     ctx: &Context,
     control: &Soc2Control,
     snapshot: &ClusterSnapshot,
-) -> Evaluated {
+) -> (ControlResult, Timestamp) {
     let now = Timestamp::now();
     // Only controls with an activity check pay for the copy of the aggregates.
     let reads_activity = control
@@ -146,9 +138,20 @@ pub fn evaluate_aged(
             .evaluate_control(control, snapshot, activity.as_ref(), now)
     };
     ctx.metrics.record_result(&result);
-    let aged = status::aging(&result, control.status.as_ref(), &sla_policy(control), now);
+    (result, now)
+}
+
+/// The aging of a control's findings at `now` (continued from the records in its status),
+/// recorded in the metrics. Computed once per reconcile: it hashes every finding.
+fn age<'a>(
+    ctx: &Context,
+    control: &Soc2Control,
+    result: &'a ControlResult,
+    now: Timestamp,
+) -> Aging<'a> {
+    let aged = status::aging(result, control.status.as_ref(), &sla_policy(control), now);
     ctx.metrics.record_aging(&result.name, &aged);
-    Evaluated { result, aged, now }
+    aged
 }
 
 /// The control's remediation SLAs (fields that cannot be read keep their defaults; validation
@@ -171,7 +174,8 @@ fn still_enforced(ctx: &Context, name: &str) -> BTreeSet<String> {
 /// Step: the live control (evaluate, enforce or relax, status, events).
 async fn apply(control: &Soc2Control, ctx: &Context) -> Result<Action> {
     let snapshot = ctx.snapshot();
-    let Evaluated { result, aged, now } = evaluate_aged(ctx, control, &snapshot);
+    let (result, now) = evaluate_at(ctx, control, &snapshot);
+    let aged = age(ctx, control, &result, now);
     let valid = result.spec_errors.is_empty();
     let mut report = EnforcementReport::default();
     let mut actions = Vec::new();

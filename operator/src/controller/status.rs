@@ -56,12 +56,12 @@ pub fn desired(
 /// Ages the findings of `result`, continuing from the records in the previous status (this is
 /// how ages survive restarts and failover: the records live on the object). An invalid spec
 /// keeps the previous records untouched.
-pub fn aging(
-    result: &ControlResult,
+pub fn aging<'a>(
+    result: &'a ControlResult,
     previous: Option<&Soc2ControlStatus>,
     policy: &SlaPolicy,
     now: Timestamp,
-) -> Aging {
+) -> Aging<'a> {
     let records = previous.map_or(&[][..], |s| s.finding_ages.as_slice());
     if !result.spec_errors.is_empty() || result.status == Status::Error {
         return Aging {
@@ -91,7 +91,7 @@ pub fn desired_with_sla(
 /// result, previous status, policy and time).
 pub fn desired_aged(
     result: &ControlResult,
-    aged: Aging,
+    aged: Aging<'_>,
     previous: Option<&Soc2ControlStatus>,
     enforcement: &EnforcementReport,
     now: Timestamp,
@@ -193,7 +193,7 @@ pub fn desired_aged(
             let f = &aged.open[i];
             FindingStatus {
                 id: f.id.clone(),
-                check: f.check.clone(),
+                check: f.check.to_string(),
                 severity: f.severity.map(|s| severity_name(s).to_string()),
                 first_seen: Some(rfc3339(f.first_seen)),
                 due: f.due.map(rfc3339),
@@ -242,11 +242,43 @@ pub fn needs_write(current: Option<&Soc2ControlStatus>, desired: &Soc2ControlSta
     let Some(current) = current else {
         return true;
     };
-    let mut a = current.clone();
-    let mut b = desired.clone();
-    a.last_evaluated = None;
-    b.last_evaluated = None;
-    a != b
+    // Field by field, without copying the statuses (up to 1,000 finding ages each); the
+    // exhaustive pattern makes a new status field a compile error here.
+    let Soc2ControlStatus {
+        conditions,
+        compliant,
+        result,
+        last_evaluated: _,
+        observed_generation,
+        resources_checked,
+        failing,
+        excepted,
+        findings,
+        findings_truncated,
+        findings_omitted,
+        overdue,
+        overdue_by_severity,
+        oldest_finding_age_days,
+        finding_ages,
+        checks,
+        enforcement,
+    } = current;
+    *conditions != desired.conditions
+        || *compliant != desired.compliant
+        || *result != desired.result
+        || *observed_generation != desired.observed_generation
+        || *resources_checked != desired.resources_checked
+        || *failing != desired.failing
+        || *excepted != desired.excepted
+        || *findings != desired.findings
+        || *findings_truncated != desired.findings_truncated
+        || *findings_omitted != desired.findings_omitted
+        || *overdue != desired.overdue
+        || *overdue_by_severity != desired.overdue_by_severity
+        || *oldest_finding_age_days != desired.oldest_finding_age_days
+        || *finding_ages != desired.finding_ages
+        || *checks != desired.checks
+        || *enforcement != desired.enforcement
 }
 
 /// The server-side apply body for a status (apiVersion and kind are required).

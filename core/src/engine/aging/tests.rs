@@ -73,6 +73,42 @@ fn one(open: Vec<Finding>, excepted: Vec<Finding>) -> ControlResult {
     )])
 }
 
+/// Ids are stored in statuses: they must not change. These were computed from the definition
+/// (SHA-256 over the check, kind, namespace, name and message with each ASCII digit run as `#`,
+/// each followed by a zero byte; the first 8 bytes in hex) outside this code.
+#[test]
+fn ids_match_their_definition() {
+    let cases = [
+        (
+            "backup.recent-success",
+            ResourceRef::new("Schedule", Some("velero"), "daily"),
+            "no Backup within 24h (latest at 2026-01-01T00:00:00Z)",
+            "ef9560749aabdcce",
+        ),
+        (
+            "workload.privileged",
+            ResourceRef::new("Deployment", Some("shop"), "web"),
+            "container `app` runs privileged; ünïcode 42 ends with digits 7",
+            "0d14ec894a43d734",
+        ),
+        (
+            "x.a",
+            ResourceRef::new("Namespace", None, "n1"),
+            "12345",
+            "b1ea8c948163a7e6",
+        ),
+        (
+            "x.a",
+            ResourceRef::new("Namespace", None, "n1"),
+            "",
+            "70232ef91d5031fd",
+        ),
+    ];
+    for (check, resource, message, id) in cases {
+        assert_eq!(finding_id(check, &resource, message), id, "{message}");
+    }
+}
+
 #[test]
 fn ids_are_stable_across_numbers_in_messages_and_differ_by_what() {
     let r = ResourceRef::new("Schedule", Some("velero"), "daily");
@@ -218,10 +254,12 @@ fn records_are_bounded_keeping_the_oldest() {
     let policy = SlaPolicy::default();
     let old: Vec<Finding> = (0..600).map(|i| finding(&format!("old-{i}"))).collect();
     let t0 = t("2026-01-01T00:00:00Z");
-    let a = track(&one(old.clone(), vec![]), &[], None, &policy, t0);
+    let first = one(old.clone(), vec![]);
+    let a = track(&first, &[], None, &policy, t0);
     let mut all = old;
     all.extend((0..600).map(|i| finding(&format!("new-{i}"))));
-    let b = track(&one(all, vec![]), &a.ages, Some(t0), &policy, t0 + days(1));
+    let second = one(all, vec![]);
+    let b = track(&second, &a.ages, Some(t0), &policy, t0 + days(1));
     assert_eq!(b.ages.len(), MAX_TRACKED);
     let kept_old = b
         .ages
@@ -291,20 +329,14 @@ fn selection_puts_severity_first_and_represents_every_failing_check() {
     assert_eq!(aging.open.len(), 155);
     let shown = select(&aging.open, 50);
     assert_eq!(shown.len(), 50);
-    let checks: Vec<&str> = shown
-        .iter()
-        .map(|&i| aging.open[i].check.as_str())
-        .collect();
+    let checks: Vec<&str> = shown.iter().map(|&i| aging.open[i].check).collect();
     assert_eq!(checks[0], "rbac.cluster-admin");
     assert_eq!(checks[1], "tls.ingress");
     assert_eq!(&checks[2..5], ["workload.privileged"; 3]);
     assert!(checks[5..].iter().all(|c| *c == "network.default-deny"));
     // Too little room for every finding of the top check: each failing check still shows.
     let tight = select(&aging.open, 3);
-    let tight_checks: BTreeSet<&str> = tight
-        .iter()
-        .map(|&i| aging.open[i].check.as_str())
-        .collect();
+    let tight_checks: BTreeSet<&str> = tight.iter().map(|&i| aging.open[i].check).collect();
     assert_eq!(
         tight_checks,
         ["rbac.cluster-admin", "tls.ingress", "workload.privileged"].into()
@@ -315,7 +347,8 @@ fn selection_puts_severity_first_and_represents_every_failing_check() {
 fn selection_puts_overdue_and_oldest_first_within_a_severity() {
     let policy = SlaPolicy::default();
     let t0 = t("2026-01-01T00:00:00Z");
-    let a = track(&one(vec![finding("old")], vec![]), &[], None, &policy, t0);
+    let first = one(vec![finding("old")], vec![]);
+    let a = track(&first, &[], None, &policy, t0);
     let both = one(vec![finding("new"), finding("old")], vec![]);
     let b = track(&both, &a.ages, Some(t0), &policy, t0 + days(40));
     let shown = select(&b.open, 50);
