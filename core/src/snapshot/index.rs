@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::{
-    core::v1::Namespace,
+    core::v1::{Namespace, ServiceAccount},
     networking::v1::NetworkPolicy,
     policy::v1::PodDisruptionBudget,
     rbac::v1::{ClusterRole, Role},
@@ -97,9 +97,14 @@ impl<'a> Index<'a> {
         namespaced(&self.objects.roles, namespace, name)
     }
 
+    /// A ServiceAccount by namespace and name.
+    pub fn service_account(&self, namespace: &str, name: &str) -> Option<&'a ServiceAccount> {
+        namespaced(&self.objects.service_accounts, namespace, name)
+    }
+
     /// Whether a ServiceAccount exists.
     pub fn has_service_account(&self, namespace: &str, name: &str) -> bool {
-        namespaced(&self.objects.service_accounts, namespace, name).is_some()
+        self.service_account(namespace, name).is_some()
     }
 
     /// Pods in a namespace.

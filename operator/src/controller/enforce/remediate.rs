@@ -133,10 +133,7 @@ pub fn plan(
                     out.insert(Remediation::PsaLabel(ns.to_string()));
                 }
                 "rbac.default-serviceaccount" => {
-                    let sa = snapshot.service_accounts.iter().find(|sa| {
-                        sa.metadata.namespace.as_deref() == Some(ns)
-                            && sa.metadata.name.as_deref() == Some("default")
-                    });
+                    let sa = snapshot.index().service_account(ns, "default");
                     if sa.is_some_and(|sa| sa.automount_service_account_token != Some(false)) {
                         out.insert(Remediation::NoAutomount(ns.to_string()));
                     }
