@@ -444,26 +444,18 @@ async fn until(mut shutdown: watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|s| *s).await;
 }
 
-/// Serves the intake over plain HTTP on `listener` until `shutdown` becomes true.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
+/// Serves the intake on `listener` (plain TCP, or the [`TlsListener`]) until `shutdown` becomes
+/// true.
+pub async fn serve<L>(
+    listener: L,
     router: Router,
     shutdown: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<Peer>(),
-    )
-    .with_graceful_shutdown(until(shutdown))
-    .await
-}
-
-/// Serves the intake over TLS on `listener` until `shutdown` becomes true.
-pub async fn serve_tls(
-    listener: TlsListener,
-    router: Router,
-    shutdown: watch::Receiver<bool>,
-) -> std::io::Result<()> {
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+    Peer: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<Peer>(),
@@ -520,7 +512,7 @@ pub fn spawn(
             tracing::info!(addr = ?addr, mtls = settings.intake.accept_client_certificates, token = settings.intake.token.is_some(),
                 "serving /audit/v1/events and /audit/v1/lines over HTTPS");
             tokio::spawn(async move {
-                if let Err(e) = serve_tls(listener, router, shutdown).await {
+                if let Err(e) = serve(listener, router, shutdown).await {
                     tracing::error!(error = %e, "audit intake failed");
                 }
             });
