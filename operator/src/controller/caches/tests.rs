@@ -175,11 +175,13 @@ mod scripted {
             .expect("response")
     }
 
-    /// A watch answered by `410 Gone`, then the API server unreachable (503) for `down`,
-    /// then back. Returns the time from the server being back to the re-list request, and
-    /// checks readiness and the cache contents along the way.
-    async fn relist_after_gone<B: Backoff + 'static>(backoff: B, down: Duration) -> Duration {
-        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+    type Handle = tower_test::mock::Handle<Request<Body>, Response<Body>>;
+
+    /// A ConfigMap watch cache on a scripted API server (`Handle`), retrying with `backoff`.
+    fn watched_config_maps<B: Backoff + Send + 'static>(
+        backoff: B,
+    ) -> (Handle, Arc<CacheState>, Store<ConfigMap>) {
+        let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
         let client = kube::Client::new(service, "default");
         let (tx, _rx) = mpsc::unbounded_channel();
         let state = CacheState::new(1, tx);
@@ -196,6 +198,14 @@ mod scripted {
             "ConfigMap",
             KindId::ConfigMap,
         ));
+        (handle, state, store)
+    }
+
+    /// A watch answered by `410 Gone`, then the API server unreachable (503) for `down`,
+    /// then back. Returns the time from the server being back to the re-list request, and
+    /// checks readiness and the cache contents along the way.
+    async fn relist_after_gone<B: Backoff + 'static>(backoff: B, down: Duration) -> Duration {
+        let (mut handle, state, store) = watched_config_maps(backoff);
 
         let is_watch = |r: &Request<Body>| r.uri().query().unwrap_or("").contains("watch=true");
         // Initial list, then a watch answered with 410 Gone.
@@ -249,23 +259,7 @@ mod scripted {
     /// Returns the time from the server being back to the next watch request. No re-list
     /// happens here, so nothing resets the backoff during the outage.
     async fn rewatch_after_outage<B: Backoff + 'static>(backoff: B, down: Duration) -> Duration {
-        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-        let client = kube::Client::new(service, "default");
-        let (tx, _rx) = mpsc::unbounded_channel();
-        let state = CacheState::new(1, tx);
-        let (_store, writer) = store::store::<ConfigMap>();
-        let events = watcher(
-            Api::<ConfigMap>::all(client),
-            watcher::Config::default().any_semantic(),
-        )
-        .backoff(backoff);
-        tokio::spawn(drive(
-            events,
-            writer,
-            state.clone(),
-            "ConfigMap",
-            KindId::ConfigMap,
-        ));
+        let (mut handle, state, _store) = watched_config_maps(backoff);
         let (_req, send) = handle.next_request().await.expect("list");
         send.send_response(respond(
             200,
